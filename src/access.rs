@@ -1,0 +1,218 @@
+//! Who may see what. `View` is the catalog as one principal may see it, and the only way the
+//! HTTP layer reaches features: hidden layers and attributes simply do not exist in a view.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+use crate::catalog::Catalog;
+use crate::config::ServerConfig;
+use crate::layer::{Attribute, Layer};
+
+/// Who may see a layer or an attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in staff member.
+    Internal,
+    /// Staff holding at least one of these roles.
+    Roles(BTreeSet<String>),
+}
+
+impl Audience {
+    /// Whether everyone admitted by `self` is also admitted by `outer`.
+    pub fn is_within(&self, outer: &Audience) -> bool {
+        match (self, outer) {
+            (_, Audience::Public) => true,
+            (Audience::Public, _) => false,
+            (_, Audience::Internal) => true,
+            (Audience::Internal, Audience::Roles(_)) => false,
+            (Audience::Roles(inner), Audience::Roles(outer)) => inner.is_subset(outer),
+        }
+    }
+
+    /// Whether `principal` belongs to this audience.
+    pub fn admits(&self, principal: &Principal) -> bool {
+        match (self, principal) {
+            (Audience::Public, _) => true,
+            (_, Principal::Anonymous) => false,
+            (Audience::Internal, Principal::Staff { .. }) => true,
+            (Audience::Roles(wanted), Principal::Staff { roles, .. }) => {
+                wanted.iter().any(|r| roles.contains(r))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Audience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Audience::Public => f.write_str("public"),
+            Audience::Internal => f.write_str("internal"),
+            Audience::Roles(r) => {
+                let list: Vec<_> = r.iter().map(String::as_str).collect();
+                write!(f, "roles [{}]", list.join(", "))
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            Roles(Vec<String>),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Word(w) if w == "public" => Ok(Audience::Public),
+            Raw::Word(w) if w == "internal" => Ok(Audience::Internal),
+            Raw::Word(w) => Err(de::Error::custom(format!(
+                "audience must be \"public\", \"internal\" or a list of roles, got \"{w}\""
+            ))),
+            Raw::Roles(r) if r.is_empty() || r.iter().any(|x| x.trim().is_empty()) => Err(
+                de::Error::custom("audience role list must name at least one non-empty role"),
+            ),
+            Raw::Roles(r) => Ok(Audience::Roles(r.into_iter().collect())),
+        }
+    }
+}
+
+/// Whoever is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A resident on the public map; the only principal until sign-in exists.
+    Anonymous,
+    /// A signed-in staff member with their roles.
+    Staff {
+        user: String,
+        roles: BTreeSet<String>,
+    },
+}
+
+/// The catalog as one principal sees it.
+#[derive(Clone)]
+pub struct View {
+    catalog: Arc<Catalog>,
+    principal: Principal,
+}
+
+impl View {
+    pub fn new(catalog: Arc<Catalog>, principal: Principal) -> View {
+        View { catalog, principal }
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn server(&self) -> &ServerConfig {
+        &self.catalog.server
+    }
+
+    /// The layers this principal may see, in catalog order.
+    pub fn layers(&self) -> impl Iterator<Item = LayerView> + '_ {
+        self.catalog.layers().iter().filter_map(|l| self.view_of(l))
+    }
+
+    /// A layer by id, or `None` when it does not exist *or* is hidden: callers cannot tell.
+    pub fn layer(&self, id: &str) -> Option<LayerView> {
+        self.catalog.layer(id).and_then(|l| self.view_of(l))
+    }
+
+    fn view_of(&self, layer: &Arc<Layer>) -> Option<LayerView> {
+        if !layer.meta.audience.admits(&self.principal) {
+            return None;
+        }
+        let attrs = layer
+            .schema
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.audience.admits(&self.principal))
+            .map(|(i, _)| i)
+            .collect();
+        Some(LayerView {
+            layer: Arc::clone(layer),
+            attrs: Arc::new(attrs),
+        })
+    }
+}
+
+/// One visible layer with only its visible attributes. Cheap to clone; owns an `Arc` of the
+/// layer so a response can keep streaming after the catalog is swapped.
+#[derive(Clone)]
+pub struct LayerView {
+    layer: Arc<Layer>,
+    attrs: Arc<Vec<usize>>,
+}
+
+impl LayerView {
+    /// The layer's features and index. Query execution reads them; attribute values must only be
+    /// reached through the indices this view hands out.
+    pub fn layer(&self) -> &Layer {
+        &self.layer
+    }
+
+    pub fn id(&self) -> &str {
+        &self.layer.meta.id
+    }
+
+    /// Visible attributes as (schema index, attribute), in schema order.
+    pub fn attributes(&self) -> impl Iterator<Item = (usize, &Attribute)> + '_ {
+        self.attrs.iter().map(|&i| (i, &self.layer.schema[i]))
+    }
+
+    /// A visible attribute by name; hidden ones are indistinguishable from unknown ones.
+    pub fn attribute(&self, name: &str) -> Option<(usize, &Attribute)> {
+        self.attributes().find(|(_, a)| a.name == name)
+    }
+
+    /// Schema indices of every visible attribute.
+    pub fn visible_indices(&self) -> &[usize] {
+        &self.attrs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles(r: &[&str]) -> BTreeSet<String> {
+        r.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn audiences_admit_the_right_principals() {
+        let anon = Principal::Anonymous;
+        let welfare = Principal::Staff {
+            user: "a".into(),
+            roles: roles(&["staff", "welfare"]),
+        };
+        let water = Principal::Staff {
+            user: "b".into(),
+            roles: roles(&["staff", "water"]),
+        };
+        let restricted = Audience::Roles(roles(&["welfare", "disaster"]));
+        assert!(Audience::Public.admits(&anon));
+        assert!(!Audience::Internal.admits(&anon));
+        assert!(!restricted.admits(&anon));
+        assert!(Audience::Internal.admits(&water));
+        assert!(restricted.admits(&welfare));
+        assert!(!restricted.admits(&water));
+    }
+
+    #[test]
+    fn narrower_is_within_broader() {
+        let r = Audience::Roles(roles(&["welfare"]));
+        assert!(r.is_within(&Audience::Internal));
+        assert!(Audience::Internal.is_within(&Audience::Public));
+        assert!(!Audience::Public.is_within(&Audience::Internal));
+        assert!(!Audience::Internal.is_within(&r));
+        assert!(!Audience::Roles(roles(&["water"])).is_within(&r));
+    }
+}

@@ -1,0 +1,210 @@
+//! The set of loaded layers. Built whole and validated before it is served; the server swaps
+//! in a new one atomically on reload, so readers never wait and never see a half-loaded set.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use geo::Geometry;
+use geo::orient::{Direction, Orient};
+
+use crate::config::{CatalogConfig, ConfigError, LayerConfig, ServerConfig};
+use crate::crs::{self, ToCrs84};
+use crate::layer::Layer;
+use crate::source::{self, Problem};
+
+/// Every layer of the catalog, loaded and indexed.
+pub struct Catalog {
+    pub server: ServerConfig,
+    layers: Vec<Arc<Layer>>,
+}
+
+/// How one layer loaded, for the start-up report.
+#[derive(Debug, Clone)]
+pub struct LayerReport {
+    pub id: String,
+    pub features: usize,
+    pub elapsed: Duration,
+}
+
+/// Why a catalog could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{} problem(s) in the layer sources", .0.len())]
+    Sources(Vec<Problem>),
+}
+
+impl LoadError {
+    /// Every problem, one per line, for the console.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            LoadError::Config(e) => vec![e.to_string()],
+            LoadError::Sources(p) => p.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+impl Catalog {
+    /// Loads the catalog in `dir` and every layer it lists. Succeeds only if every layer
+    /// loads; otherwise returns every problem found in every layer.
+    pub fn load(dir: &Path) -> Result<(Catalog, Vec<LayerReport>), LoadError> {
+        let config = CatalogConfig::load(dir)?;
+        Self::from_config(dir, config)
+    }
+
+    /// Loads the layers of an already parsed catalog, in parallel.
+    pub fn from_config(
+        dir: &Path,
+        config: CatalogConfig,
+    ) -> Result<(Catalog, Vec<LayerReport>), LoadError> {
+        let results: Vec<Result<(Layer, Duration), Vec<Problem>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = config
+                .layers
+                .iter()
+                .map(|cfg| {
+                    s.spawn(move || {
+                        let start = Instant::now();
+                        load_layer(dir, cfg).map(|l| (l, start.elapsed()))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(&config.layers)
+                .map(|(h, cfg)| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(vec![Problem {
+                            file: dir.join(&cfg.source.path),
+                            layer: Some(cfg.id.clone()),
+                            place: None,
+                            message: "the loader crashed on this file".into(),
+                        }])
+                    })
+                })
+                .collect()
+        });
+        let mut layers = Vec::new();
+        let mut reports = Vec::new();
+        let mut problems = Vec::new();
+        for r in results {
+            match r {
+                Ok((layer, elapsed)) => {
+                    reports.push(LayerReport {
+                        id: layer.meta.id.clone(),
+                        features: layer.features.len(),
+                        elapsed,
+                    });
+                    layers.push(Arc::new(layer));
+                }
+                Err(p) => problems.extend(p),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(LoadError::Sources(problems));
+        }
+        Ok((
+            Catalog {
+                server: config.server,
+                layers,
+            },
+            reports,
+        ))
+    }
+
+    /// All layers in catalog order, whatever their audience. Only `access::View` should call this.
+    pub(crate) fn layers(&self) -> &[Arc<Layer>] {
+        &self.layers
+    }
+
+    /// A layer by id, whatever its audience. Only `access::View` should call this.
+    pub(crate) fn layer(&self, id: &str) -> Option<&Arc<Layer>> {
+        self.layers.iter().find(|l| l.meta.id == id)
+    }
+}
+
+/// The catalog the server is serving now; replaced whole on reload.
+pub struct LiveCatalog(ArcSwap<Catalog>);
+
+impl LiveCatalog {
+    pub fn new(catalog: Catalog) -> LiveCatalog {
+        LiveCatalog(ArcSwap::from_pointee(catalog))
+    }
+
+    /// The current snapshot; it stays valid for as long as the caller holds it.
+    pub fn snapshot(&self) -> Arc<Catalog> {
+        self.0.load_full()
+    }
+
+    /// Swaps in a catalog that has already loaded successfully.
+    pub fn replace(&self, catalog: Catalog) {
+        self.0.store(Arc::new(catalog));
+    }
+}
+
+/// Reads, reprojects and indexes one layer.
+fn load_layer(dir: &Path, cfg: &LayerConfig) -> Result<Layer, Vec<Problem>> {
+    let path = dir.join(&cfg.source.path);
+    let problem = |place: Option<String>, message: String| Problem {
+        file: path.clone(),
+        layer: Some(cfg.id.clone()),
+        place,
+        message,
+    };
+    let schema = Layer::schema_of(cfg);
+    let data = source::read(dir, cfg, &schema)?;
+
+    let (crs_name, origin) = match (&cfg.crs, &data.declared_crs, data.default_crs) {
+        (Some(c), declared, _) => {
+            if let Some(d) = declared {
+                if crs::normalize_name(d) != crs::normalize_name(c) && !d.contains('[') {
+                    tracing::warn!(layer = %cfg.id, catalog = %c, file = %d, "catalog CRS overrides the file's");
+                }
+            }
+            (c.clone(), "the catalog")
+        }
+        (None, Some(d), _) => (d.clone(), "the file"),
+        (None, None, Some(d)) => (d.to_string(), "the format's default"),
+        (None, None, None) => {
+            return Err(vec![problem(
+                None,
+                "the file does not say its CRS (no .prj or header CRS); set crs in the catalog"
+                    .into(),
+            )]);
+        }
+    };
+    let to_crs84 = ToCrs84::new(&crs_name)
+        .map_err(|e| vec![problem(None, format!("CRS from {origin}: {e}"))])?;
+
+    let mut rows = Vec::with_capacity(data.rows.len());
+    let mut problems = Vec::new();
+    for (index, (geometry, props)) in data.rows.into_iter().enumerate() {
+        match to_crs84.geometry(&geometry) {
+            Ok(g) => rows.push((right_hand_rule(g), props)),
+            Err(e) => {
+                problems.push(problem(Some(format!("feature {index}")), e.to_string()));
+                if problems.len() >= source::MAX_PROBLEMS {
+                    break;
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Layer::build(cfg.clone(), rows).map_err(|e| vec![problem(None, e.to_string())])
+}
+
+/// RFC 7946 §3.1.6: exterior rings counterclockwise, holes clockwise.
+fn right_hand_rule(g: Geometry<f64>) -> Geometry<f64> {
+    match g {
+        Geometry::Polygon(p) => Geometry::Polygon(p.orient(Direction::Default)),
+        Geometry::MultiPolygon(m) => Geometry::MultiPolygon(m.orient(Direction::Default)),
+        Geometry::GeometryCollection(c) => {
+            Geometry::GeometryCollection(c.into_iter().map(right_hand_rule).collect())
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,417 @@
+//! The layer catalog: one TOML file in the data folder that lists every layer.
+//!
+//! Read with `deny_unknown_fields` everywhere so a typo is an error, not a silently ignored
+//! setting, and validated as a whole before anything is loaded.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::access::Audience;
+
+/// Name of the catalog file inside the data folder.
+pub const CATALOG_FILE: &str = "catalog.toml";
+
+/// A catalog problem, always naming the file and, where it applies, the layer.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {}{message}", layer.as_ref().map(|l| format!("layer \"{l}\": ")).unwrap_or_default())]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub layer: Option<String>,
+    pub message: String,
+}
+
+/// The whole catalog file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(rename = "layer", default)]
+    pub layers: Vec<LayerConfig>,
+}
+
+/// Server-wide settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Title in Japanese, shown on the landing page. Default "まちマップ".
+    #[serde(default = "default_title_ja")]
+    pub title_ja: String,
+    /// Title in English. Default "machimap".
+    #[serde(default = "default_title_en")]
+    pub title_en: String,
+    /// Landing page description. Default empty.
+    #[serde(default)]
+    pub description: String,
+    /// `limit` when a request gives none. Default 10.
+    #[serde(default = "default_limit")]
+    pub default_limit: usize,
+    /// Largest `limit` a request may ask for. Default 10 000.
+    #[serde(default = "max_limit")]
+    pub max_limit: usize,
+}
+
+fn default_title_ja() -> String {
+    "まちマップ".into()
+}
+fn default_title_en() -> String {
+    "machimap".into()
+}
+fn default_limit() -> usize {
+    10
+}
+fn max_limit() -> usize {
+    10_000
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            title_ja: default_title_ja(),
+            title_en: default_title_en(),
+            description: String::new(),
+            default_limit: default_limit(),
+            max_limit: max_limit(),
+        }
+    }
+}
+
+/// One layer as the catalog declares it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerConfig {
+    /// URL id: lowercase ASCII letters, digits, `-` and `_`.
+    pub id: String,
+    pub title_ja: String,
+    pub title_en: String,
+    /// Owning department, e.g. 都市計画課.
+    pub department: String,
+    #[serde(default)]
+    pub description: String,
+    pub source: SourceConfig,
+    /// Source CRS such as `EPSG:6677`; when absent it is taken from the file (`.prj`, GeoJSON
+    /// `crs` member, FlatGeobuf header), and GeoJSON/CSV without one are CRS84 / JGD2011.
+    pub crs: Option<String>,
+    /// Attribute holding the feature id; when absent ids are 1-based positions in the file.
+    pub id_field: Option<String>,
+    /// Who may see the layer: `"public"`, `"internal"` or a list of roles.
+    pub audience: Audience,
+    pub license: String,
+    /// Last update of the source data, `YYYY-MM-DD`.
+    pub updated: String,
+    /// Keywords for the collection metadata.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Attribute schema: only these attributes are served; everything else in the file is dropped.
+    #[serde(rename = "attribute", default)]
+    pub attributes: Vec<AttributeConfig>,
+}
+
+/// Where a layer's features come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Path relative to the data folder.
+    pub path: PathBuf,
+    /// Format; when absent it follows the file extension.
+    pub format: Option<SourceFormat>,
+    /// Text encoding of CSV or DBF (`utf-8`, `shift_jis`, `cp932`, …). When absent: CSV is
+    /// detected (UTF-8 if valid, else Shift_JIS), DBF follows its `.cpg`, else Shift_JIS.
+    pub encoding: Option<String>,
+    /// CSV column holding easting/longitude; detected from `経度`/`lon`/`longitude` when absent.
+    pub x_column: Option<String>,
+    /// CSV column holding northing/latitude; detected from `緯度`/`lat`/`latitude` when absent.
+    pub y_column: Option<String>,
+}
+
+/// Source file formats the loaders understand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    Geojson,
+    Flatgeobuf,
+    Csv,
+    Shapefile,
+}
+
+impl SourceFormat {
+    /// The format a file extension implies.
+    pub fn from_path(path: &Path) -> Option<SourceFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "geojson" | "json" => Some(SourceFormat::Geojson),
+            "fgb" => Some(SourceFormat::Flatgeobuf),
+            "csv" => Some(SourceFormat::Csv),
+            "shp" => Some(SourceFormat::Shapefile),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SourceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SourceFormat::Geojson => "geojson",
+            SourceFormat::Flatgeobuf => "flatgeobuf",
+            SourceFormat::Csv => "csv",
+            SourceFormat::Shapefile => "shapefile",
+        })
+    }
+}
+
+/// One declared attribute.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeConfig {
+    /// Name in the source file and in the API (Japanese names are fine).
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: AttrType,
+    pub label_ja: String,
+    #[serde(default)]
+    pub label_en: String,
+    /// Narrower audience than the layer's, e.g. a name column on an otherwise public layer.
+    pub audience: Option<Audience>,
+}
+
+/// Attribute value types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttrType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Date,
+}
+
+impl AttrType {
+    /// JSON Schema type name, for queryables and OpenAPI.
+    pub fn json_type(self) -> &'static str {
+        match self {
+            AttrType::String | AttrType::Date => "string",
+            AttrType::Integer => "integer",
+            AttrType::Number => "number",
+            AttrType::Boolean => "boolean",
+        }
+    }
+}
+
+impl CatalogConfig {
+    /// Reads and validates `catalog.toml` in `dir`.
+    pub fn load(dir: &Path) -> Result<CatalogConfig, ConfigError> {
+        let file = dir.join(CATALOG_FILE);
+        let text = std::fs::read_to_string(&file).map_err(|e| ConfigError {
+            file: file.clone(),
+            layer: None,
+            message: format!("cannot read the catalog: {e}"),
+        })?;
+        Self::parse(&text, &file)
+    }
+
+    /// Parses and validates catalog text; `file` is only used in error messages.
+    pub fn parse(text: &str, file: &Path) -> Result<CatalogConfig, ConfigError> {
+        let config: CatalogConfig = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.to_path_buf(),
+            layer: None,
+            message: describe_toml_error(text, &e),
+        })?;
+        config.validate(file)?;
+        Ok(config)
+    }
+
+    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        let err = |layer: Option<&str>, message: String| ConfigError {
+            file: file.to_path_buf(),
+            layer: layer.map(str::to_owned),
+            message,
+        };
+        let s = &self.server;
+        if s.max_limit == 0 || s.default_limit == 0 || s.default_limit > s.max_limit {
+            return Err(err(
+                None,
+                format!(
+                    "server: default_limit ({}) and max_limit ({}) must be positive with default_limit <= max_limit",
+                    s.default_limit, s.max_limit
+                ),
+            ));
+        }
+        let mut ids = HashSet::new();
+        for layer in &self.layers {
+            let id = layer.id.as_str();
+            if !is_valid_layer_id(id) {
+                return Err(err(
+                    Some(id),
+                    "id must be 1-64 characters of lowercase ASCII letters, digits, '-' or '_'"
+                        .into(),
+                ));
+            }
+            if !ids.insert(id) {
+                return Err(err(Some(id), "id is used by more than one layer".into()));
+            }
+            if chrono::NaiveDate::parse_from_str(&layer.updated, "%Y-%m-%d").is_err() {
+                return Err(err(
+                    Some(id),
+                    format!(
+                        "updated: expected a date YYYY-MM-DD, got \"{}\"",
+                        layer.updated
+                    ),
+                ));
+            }
+            if layer.source.format.is_none()
+                && SourceFormat::from_path(&layer.source.path).is_none()
+            {
+                return Err(err(
+                    Some(id),
+                    format!(
+                        "source.path \"{}\": cannot tell the format from the extension; set source.format",
+                        layer.source.path.display()
+                    ),
+                ));
+            }
+            if let Some(enc) = &layer.source.encoding {
+                if encoding_rs::Encoding::for_label(enc.as_bytes()).is_none() {
+                    return Err(err(
+                        Some(id),
+                        format!("source.encoding: unknown text encoding \"{enc}\""),
+                    ));
+                }
+            }
+            let mut names = HashSet::new();
+            for attr in &layer.attributes {
+                if attr.name.is_empty() {
+                    return Err(err(Some(id), "an attribute has an empty name".into()));
+                }
+                if !names.insert(attr.name.as_str()) {
+                    return Err(err(
+                        Some(id),
+                        format!("attribute \"{}\" is declared twice", attr.name),
+                    ));
+                }
+                if let Some(a) = &attr.audience {
+                    if !a.is_within(&layer.audience) {
+                        return Err(err(
+                            Some(id),
+                            format!(
+                                "attribute \"{}\": audience {a} is broader than the layer's ({})",
+                                attr.name, layer.audience
+                            ),
+                        ));
+                    }
+                }
+            }
+            if let Some(idf) = &layer.id_field {
+                if !names.contains(idf.as_str()) {
+                    return Err(err(
+                        Some(id),
+                        format!("id_field \"{idf}\" is not a declared attribute"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Layer ids appear in URLs, so they stay plain.
+pub fn is_valid_layer_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// A TOML error with its line and column, and the `[[layer]]` it falls in when there is one.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_string();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let layer = layer_id_before(before);
+    match layer {
+        Some(l) => format!("line {line}, column {col} (layer \"{l}\"): {}", e.message()),
+        None => format!("line {line}, column {col}: {}", e.message()),
+    }
+}
+
+/// The `id = "…"` of the last `[[layer]]` table opened before this point of the file.
+fn layer_id_before(before: &str) -> Option<String> {
+    let start = before.rfind("[[layer]]")?;
+    before[start..].lines().find_map(|l| {
+        let rest = l
+            .trim()
+            .strip_prefix("id")?
+            .trim_start()
+            .strip_prefix('=')?;
+        Some(rest.trim().trim_matches('"').to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[[layer]]
+id = "zoning"
+title_ja = "用途地域"
+title_en = "Zoning"
+department = "都市計画課"
+source = { path = "zoning.geojson" }
+audience = "public"
+license = "CC BY 4.0"
+updated = "2026-04-01"
+[[layer.attribute]]
+name = "用途地域"
+type = "string"
+label_ja = "用途地域"
+"#;
+
+    #[test]
+    fn minimal_catalog_parses_with_defaults() {
+        let c = CatalogConfig::parse(MINIMAL, Path::new("catalog.toml")).expect("valid");
+        assert_eq!(c.server.default_limit, 10);
+        assert_eq!(c.layers[0].attributes[0].name, "用途地域");
+    }
+
+    #[test]
+    fn unknown_field_names_line_and_layer() {
+        let text = MINIMAL.replace("license =", "colour = \"red\"\nlicense =");
+        let e = CatalogConfig::parse(&text, Path::new("data/catalog.toml")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("data/catalog.toml: line 9"), "{msg}");
+        assert!(msg.contains("colour"), "{msg}");
+        assert!(msg.contains("layer \"zoning\""), "{msg}");
+    }
+
+    #[test]
+    fn bad_layer_id_and_duplicate_are_refused() {
+        let e = CatalogConfig::parse(
+            &MINIMAL.replace("\"zoning\"", "\"Zoning!\""),
+            Path::new("c"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("lowercase"), "{e}");
+        let twice = format!("{MINIMAL}\n{}", MINIMAL.trim_start());
+        let e = CatalogConfig::parse(&twice, Path::new("c")).unwrap_err();
+        assert!(e.to_string().contains("more than one layer"), "{e}");
+    }
+
+    #[test]
+    fn attribute_audience_may_not_be_broader_than_layer() {
+        let text = MINIMAL
+            .replace("audience = \"public\"", "audience = \"internal\"")
+            .replace(
+                "label_ja = \"用途地域\"",
+                "label_ja = \"x\"\naudience = \"public\"",
+            );
+        let e = CatalogConfig::parse(&text, Path::new("c")).unwrap_err();
+        assert!(e.to_string().contains("broader"), "{e}");
+    }
+}

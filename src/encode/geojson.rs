@@ -1,0 +1,209 @@
+//! GeoJSON (RFC 7946) written straight into byte buffers, feature by feature, so a large
+//! answer streams out in chunks instead of being built as one `serde_json::Value`.
+
+use std::io::Write;
+
+use geo::{Coord, Geometry, LineString, Polygon};
+
+use crate::layer::{Attribute, Feature, FeatureId, Value};
+
+/// Writes a number with at most 7 decimals (1 cm at the equator is ~9e-8 degrees) and no
+/// trailing zeros.
+pub fn write_number(out: &mut Vec<u8>, v: f64) {
+    let scaled = (v * 1e7).round();
+    if !scaled.is_finite() || scaled.abs() >= 9.0e15 {
+        // Out of the fixed-point range: let serde_json write it (or null for non-finite).
+        let _ = serde_json::to_writer(&mut *out, &v);
+        return;
+    }
+    let i = scaled as i64;
+    let a = i.unsigned_abs();
+    if i < 0 {
+        out.push(b'-');
+    }
+    let _ = write!(out, "{}", a / 10_000_000);
+    let mut frac = a % 10_000_000;
+    if frac > 0 {
+        let mut digits = 7;
+        while frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        let _ = write!(out, ".{frac:0digits$}");
+    }
+}
+
+fn write_coord(out: &mut Vec<u8>, c: &Coord<f64>) {
+    out.push(b'[');
+    write_number(out, c.x);
+    out.push(b',');
+    write_number(out, c.y);
+    out.push(b']');
+}
+
+fn write_line(out: &mut Vec<u8>, l: &LineString<f64>) {
+    out.push(b'[');
+    for (i, c) in l.0.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_coord(out, c);
+    }
+    out.push(b']');
+}
+
+fn write_polygon(out: &mut Vec<u8>, p: &Polygon<f64>) {
+    out.push(b'[');
+    write_line(out, p.exterior());
+    for r in p.interiors() {
+        out.push(b',');
+        write_line(out, r);
+    }
+    out.push(b']');
+}
+
+fn write_list<T>(out: &mut Vec<u8>, items: &[T], f: impl Fn(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, it) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        f(out, it);
+    }
+    out.push(b']');
+}
+
+/// Writes a geometry object.
+pub fn write_geometry(out: &mut Vec<u8>, g: &Geometry<f64>) {
+    let (kind, body): (&str, Box<dyn Fn(&mut Vec<u8>)>) = match g {
+        Geometry::Point(p) => ("Point", Box::new(move |o| write_coord(o, &p.0))),
+        Geometry::MultiPoint(m) => (
+            "MultiPoint",
+            Box::new(move |o| write_list(o, &m.0, |o, p| write_coord(o, &p.0))),
+        ),
+        Geometry::LineString(l) => ("LineString", Box::new(move |o| write_line(o, l))),
+        Geometry::MultiLineString(m) => (
+            "MultiLineString",
+            Box::new(move |o| write_list(o, &m.0, write_line)),
+        ),
+        Geometry::Polygon(p) => ("Polygon", Box::new(move |o| write_polygon(o, p))),
+        Geometry::MultiPolygon(m) => (
+            "MultiPolygon",
+            Box::new(move |o| write_list(o, &m.0, write_polygon)),
+        ),
+        Geometry::GeometryCollection(c) => {
+            out.extend_from_slice(b"{\"type\":\"GeometryCollection\",\"geometries\":");
+            write_list(out, &c.0, write_geometry);
+            out.push(b'}');
+            return;
+        }
+        Geometry::Line(l) => {
+            return write_geometry(
+                out,
+                &Geometry::LineString(LineString::new(vec![l.start, l.end])),
+            );
+        }
+        Geometry::Rect(r) => return write_geometry(out, &Geometry::Polygon(r.to_polygon())),
+        Geometry::Triangle(t) => return write_geometry(out, &Geometry::Polygon(t.to_polygon())),
+    };
+    let _ = write!(out, "{{\"type\":\"{kind}\",\"coordinates\":");
+    body(out);
+    out.push(b'}');
+}
+
+/// Writes a JSON string with escaping.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Writes a property value.
+pub fn write_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) => {
+            let _ = serde_json::to_writer(&mut *out, f);
+        }
+        Value::Str(s) => write_str(out, s),
+        Value::Date(d) => {
+            let _ = write!(out, "\"{}\"", d.format("%Y-%m-%d"));
+        }
+    }
+}
+
+/// Writes a feature id: integers as numbers, text as strings.
+pub fn write_id(out: &mut Vec<u8>, id: &FeatureId) {
+    match id {
+        FeatureId::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        FeatureId::Str(s) => write_str(out, s),
+    }
+}
+
+/// Writes one Feature object with only the attributes at `attrs` (schema indices). `extra`,
+/// if given, is written as further members (e.g. `"links":[…]`) without a leading comma.
+pub fn write_feature(
+    out: &mut Vec<u8>,
+    f: &Feature,
+    schema: &[Attribute],
+    attrs: &[usize],
+    extra: Option<&[u8]>,
+) {
+    out.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
+    write_id(out, &f.id);
+    out.extend_from_slice(b",\"geometry\":");
+    write_geometry(out, &f.geometry);
+    out.extend_from_slice(b",\"properties\":{");
+    for (n, &i) in attrs.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_str(out, &schema[i].name);
+        out.push(b':');
+        write_value(out, &f.properties[i]);
+    }
+    out.push(b'}');
+    if let Some(extra) = extra {
+        out.push(b',');
+        out.extend_from_slice(extra);
+    }
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(v: f64) -> String {
+        let mut o = Vec::new();
+        write_number(&mut o, v);
+        String::from_utf8(o).expect("utf8")
+    }
+
+    #[test]
+    fn numbers_have_at_most_seven_decimals() {
+        assert_eq!(num(139.1), "139.1");
+        assert_eq!(num(139.123456789), "139.1234568");
+        assert_eq!(num(-0.00000004), "0");
+        assert_eq!(num(-35.5), "-35.5");
+        assert_eq!(num(36.0), "36");
+        assert_eq!(num(0.0000001), "0.0000001");
+    }
+
+    #[test]
+    fn geometry_is_valid_geojson() {
+        let poly = Polygon::new(
+            LineString::from(vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]),
+            vec![],
+        );
+        let mut o = Vec::new();
+        write_geometry(&mut o, &Geometry::Polygon(poly));
+        let v: serde_json::Value = serde_json::from_slice(&o).expect("json");
+        assert_eq!(v["type"], "Polygon");
+        assert_eq!(v["coordinates"][0].as_array().map(Vec::len), Some(4));
+    }
+}

@@ -1,0 +1,426 @@
+//! OGC API – Features Part 1 handlers.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::Path;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Value as Json, json};
+
+use super::{ApiError, BaseUrl, CurrentView, QueryPairs};
+use crate::access::LayerView;
+use crate::config::AttrType;
+use crate::crs::CRS84_URI;
+use crate::encode::geojson::{write_feature, write_number};
+use crate::encode::{Link, html, media};
+use crate::query::{self, Format, ItemsQuery};
+
+/// Conformance classes implemented and tested.
+pub const CONFORMANCE: [&str; 4] = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+];
+
+/// A metadata document as JSON or as its HTML rendering.
+fn document(doc: Json, format: Format) -> Response {
+    match format {
+        Format::Json => ([(header::CONTENT_TYPE, media::JSON)], doc.to_string()).into_response(),
+        Format::Html => Html(html::render(&doc)).into_response(),
+    }
+}
+
+/// `self` and `alternate` links of a resource at `url`, `self` first for the served format.
+fn self_links(url: &str, format: Format, json_type: &'static str) -> Vec<Link> {
+    let json =
+        Link::new(format!("{url}?f=json"), "self", json_type).titled("This document as JSON");
+    let html = Link::new(format!("{url}?f=html"), "alternate", media::HTML)
+        .titled("This document as HTML");
+    match format {
+        Format::Json => vec![json, html],
+        Format::Html => vec![
+            Link {
+                rel: "self",
+                ..html
+            },
+            Link {
+                rel: "alternate",
+                ..json
+            },
+        ],
+    }
+}
+
+pub async fn landing(
+    CurrentView(view): CurrentView,
+    BaseUrl(base): BaseUrl,
+    QueryPairs(q): QueryPairs,
+) -> Result<Response, ApiError> {
+    let format = query::parse_metadata_params(&q)?;
+    let s = view.server();
+    let mut links = self_links(&format!("{base}/"), format, media::JSON);
+    links.extend([
+        Link::new(format!("{base}/api"), "service-desc", media::OPENAPI)
+            .titled("OpenAPI 3.0 definition"),
+        Link::new(format!("{base}/conformance"), "conformance", media::JSON)
+            .titled("Conformance classes"),
+        Link::new(format!("{base}/collections"), "data", media::JSON).titled("Collections"),
+    ]);
+    Ok(document(
+        json!({
+            "title": s.title_ja,
+            "description": if s.description.is_empty() { s.title_en.clone() } else { s.description.clone() },
+            "links": links,
+        }),
+        format,
+    ))
+}
+
+pub async fn conformance(QueryPairs(q): QueryPairs) -> Result<Response, ApiError> {
+    let format = query::parse_metadata_params(&q)?;
+    Ok(document(
+        json!({ "title": "Conformance", "conformsTo": CONFORMANCE }),
+        format,
+    ))
+}
+
+/// The collection metadata document of one visible layer.
+fn collection_doc(layer: &LayerView, base: &str, format: Format) -> Json {
+    let meta = &layer.layer().meta;
+    let url = format!("{base}/collections/{}", meta.id);
+    let mut links = self_links(&url, format, media::JSON);
+    links.extend([
+        Link::new(format!("{url}/items"), "items", media::GEOJSON).titled("Features as GeoJSON"),
+        Link::new(format!("{url}/items?f=html"), "items", media::HTML).titled("Features as HTML"),
+        Link::new(
+            format!("{url}/queryables"),
+            "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            media::SCHEMA,
+        )
+        .titled("Queryable attributes"),
+    ]);
+    let bbox = layer.layer().extent.map(|r| {
+        let mut out = Vec::new();
+        out.push(b'[');
+        for (i, v) in [r.min().x, r.min().y, r.max().x, r.max().y]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_number(&mut out, v);
+        }
+        out.push(b']');
+        serde_json::from_slice::<Json>(&out).unwrap_or(Json::Null)
+    });
+    let mut doc = json!({
+        "id": meta.id,
+        "title": meta.title_ja,
+        "description": if meta.description.is_empty() { meta.title_en.clone() } else { meta.description.clone() },
+        "keywords": meta.keywords,
+        "itemType": "feature",
+        "crs": [CRS84_URI],
+        "storageCrs": CRS84_URI,
+        "links": links,
+        "machimap:titleEn": meta.title_en,
+        "machimap:department": meta.department,
+        "machimap:license": meta.license,
+        "machimap:updated": meta.updated,
+    });
+    if let Some(b) = bbox {
+        doc["extent"] = json!({ "spatial": { "bbox": [b], "crs": CRS84_URI } });
+    }
+    doc
+}
+
+pub async fn collections(
+    CurrentView(view): CurrentView,
+    BaseUrl(base): BaseUrl,
+    QueryPairs(q): QueryPairs,
+) -> Result<Response, ApiError> {
+    let format = query::parse_metadata_params(&q)?;
+    let cols: Vec<Json> = view
+        .layers()
+        .map(|l| collection_doc(&l, &base, Format::Json))
+        .collect();
+    Ok(document(
+        json!({
+            "title": "Collections",
+            "links": self_links(&format!("{base}/collections"), format, media::JSON),
+            "collections": cols,
+        }),
+        format,
+    ))
+}
+
+fn visible_layer(view: &crate::access::View, id: &str) -> Result<LayerView, ApiError> {
+    view.layer(id).ok_or_else(|| ApiError::no_collection(id))
+}
+
+pub async fn collection(
+    CurrentView(view): CurrentView,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    QueryPairs(q): QueryPairs,
+) -> Result<Response, ApiError> {
+    let layer = visible_layer(&view, &id)?;
+    let format = query::parse_metadata_params(&q)?;
+    Ok(document(collection_doc(&layer, &base, format), format))
+}
+
+pub async fn queryables(
+    CurrentView(view): CurrentView,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    QueryPairs(q): QueryPairs,
+) -> Result<Response, ApiError> {
+    let layer = visible_layer(&view, &id)?;
+    let format = query::parse_metadata_params(&q)?;
+    let mut props = serde_json::Map::new();
+    for (_, a) in layer.attributes() {
+        let mut p = json!({ "title": a.label_ja, "type": a.kind.json_type() });
+        if !a.label_en.is_empty() {
+            p["description"] = json!(a.label_en);
+        }
+        if a.kind == AttrType::Date {
+            p["format"] = json!("date");
+        }
+        props.insert(a.name.clone(), p);
+    }
+    let url = format!("{base}/collections/{id}/queryables");
+    let doc = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": url,
+        "type": "object",
+        "title": layer.layer().meta.title_ja,
+        "properties": props,
+        "additionalProperties": false,
+    });
+    Ok(match format {
+        Format::Json => ([(header::CONTENT_TYPE, media::SCHEMA)], doc.to_string()).into_response(),
+        Format::Html => Html(html::render(&doc)).into_response(),
+    })
+}
+
+/// Query string with `offset` replaced, for `next`/`prev` links.
+fn with_offset(pairs: &[(String, String)], offset: usize, format: Format) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if k != "offset" && k != "f" {
+            s.append_pair(k, v);
+        }
+    }
+    if offset > 0 {
+        s.append_pair("offset", &offset.to_string());
+    }
+    s.append_pair(
+        "f",
+        if format == Format::Html {
+            "html"
+        } else {
+            "json"
+        },
+    );
+    s.finish()
+}
+
+pub async fn items(
+    CurrentView(view): CurrentView,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Response, ApiError> {
+    let layer = visible_layer(&view, &id)?;
+    let q = ItemsQuery::parse(&pairs, &layer, view.server())?;
+    let page = query::execute(&layer, &q);
+    let url = format!("{base}/collections/{id}/items");
+    let mut links = vec![
+        Link::new(
+            format!("{url}?{}", with_offset(&pairs, q.offset, Format::Json)),
+            "self",
+            media::GEOJSON,
+        ),
+        Link::new(
+            format!("{url}?{}", with_offset(&pairs, q.offset, Format::Html)),
+            "alternate",
+            media::HTML,
+        ),
+    ];
+    if q.format == Format::Html {
+        links.swap(0, 1);
+        links[0].rel = "self";
+        links[1].rel = "alternate";
+    }
+    let page_type = if q.format == Format::Html {
+        media::HTML
+    } else {
+        media::GEOJSON
+    };
+    if q.offset + page.indices.len() < page.matched {
+        let next = q.offset + page.indices.len();
+        links.push(Link::new(
+            format!("{url}?{}", with_offset(&pairs, next, q.format)),
+            "next",
+            page_type,
+        ));
+    }
+    if q.offset > 0 {
+        let prev = q.offset.saturating_sub(q.limit);
+        links.push(Link::new(
+            format!("{url}?{}", with_offset(&pairs, prev, q.format)),
+            "prev",
+            page_type,
+        ));
+    }
+    links.push(Link::new(
+        format!("{base}/collections/{id}"),
+        "collection",
+        media::JSON,
+    ));
+
+    let mut head = Vec::with_capacity(1024);
+    head.extend_from_slice(b"{\"type\":\"FeatureCollection\",\"numberMatched\":");
+    head.extend_from_slice(page.matched.to_string().as_bytes());
+    head.extend_from_slice(b",\"numberReturned\":");
+    head.extend_from_slice(page.indices.len().to_string().as_bytes());
+    head.extend_from_slice(b",\"timeStamp\":");
+    crate::encode::geojson::write_str(
+        &mut head,
+        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    head.extend_from_slice(b",\"links\":");
+    serde_json::to_writer(&mut head, &links).map_err(|e| ApiError::Internal(e.to_string()))?;
+    head.extend_from_slice(b",\"features\":[");
+
+    let attrs = q.output_indices(&layer).to_vec();
+    if q.format == Format::Html {
+        let mut buf = head;
+        for (n, &i) in page.indices.iter().enumerate() {
+            if n > 0 {
+                buf.push(b',');
+            }
+            write_feature(
+                &mut buf,
+                &layer.layer().features[i],
+                &layer.layer().schema,
+                &attrs,
+                None,
+            );
+        }
+        buf.extend_from_slice(b"]}");
+        let mut doc: Json =
+            serde_json::from_slice(&buf).map_err(|e| ApiError::Internal(e.to_string()))?;
+        doc["title"] = json!(layer.layer().meta.title_ja);
+        return Ok(Html(html::render(&doc)).into_response());
+    }
+    let chunks = FeatureChunks {
+        layer,
+        attrs,
+        indices: page.indices,
+        next: 0,
+        head: Some(head),
+        done: false,
+    };
+    Ok((
+        [(header::CONTENT_TYPE, media::GEOJSON)],
+        Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+        .into_response())
+}
+
+/// The features of one page as a sequence of ~64 KiB chunks.
+struct FeatureChunks {
+    layer: LayerView,
+    attrs: Vec<usize>,
+    indices: Vec<usize>,
+    next: usize,
+    head: Option<Vec<u8>>,
+    done: bool,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl Iterator for FeatureChunks {
+    type Item = Result<Bytes, Infallible>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut buf = self
+            .head
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK + 4096));
+        let l = self.layer.layer();
+        while self.next < self.indices.len() && buf.len() < CHUNK {
+            if self.next > 0 {
+                buf.push(b',');
+            }
+            write_feature(
+                &mut buf,
+                &l.features[self.indices[self.next]],
+                &l.schema,
+                &self.attrs,
+                None,
+            );
+            self.next += 1;
+        }
+        if self.next == self.indices.len() {
+            buf.extend_from_slice(b"]}");
+            self.done = true;
+        }
+        Some(Ok(Bytes::from(buf)))
+    }
+}
+
+pub async fn item(
+    CurrentView(view): CurrentView,
+    BaseUrl(base): BaseUrl,
+    Path((id, fid)): Path<(String, String)>,
+    QueryPairs(q): QueryPairs,
+) -> Result<Response, ApiError> {
+    let layer = visible_layer(&view, &id)?;
+    let format = query::parse_metadata_params(&q)?;
+    let l = layer.layer();
+    let index = l.position_of(&fid).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "feature \"{fid}\" not found in collection \"{id}\""
+        ))
+    })?;
+    let url = format!("{base}/collections/{id}/items/{}", urlencode_path(&fid));
+    let mut links = self_links(&url, format, media::GEOJSON);
+    links.push(Link::new(
+        format!("{base}/collections/{id}"),
+        "collection",
+        media::JSON,
+    ));
+    let mut extra = b"\"links\":".to_vec();
+    serde_json::to_writer(&mut extra, &links).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut buf = Vec::with_capacity(4096);
+    write_feature(
+        &mut buf,
+        &l.features[index],
+        &l.schema,
+        layer.visible_indices(),
+        Some(&extra),
+    );
+    Ok(match format {
+        Format::Json => ([(header::CONTENT_TYPE, media::GEOJSON)], buf).into_response(),
+        Format::Html => {
+            let mut doc: Json =
+                serde_json::from_slice(&buf).map_err(|e| ApiError::Internal(e.to_string()))?;
+            doc["title"] = json!(format!("{} {fid}", l.meta.title_ja));
+            Html(html::render(&doc)).into_response()
+        }
+    })
+}
+
+/// Percent-encodes a path segment (feature ids may be Japanese or contain `/`).
+fn urlencode_path(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}

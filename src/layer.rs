@@ -1,0 +1,302 @@
+//! A loaded layer: features in CRS84 with typed properties, an R-tree over their envelopes and
+//! the layer extent. Immutable once built; a reload builds a new one.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use chrono::NaiveDate;
+use geo::{BoundingRect, Geometry, Intersects, Rect};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+
+use crate::access::Audience;
+use crate::config::{AttrType, LayerConfig};
+
+/// A typed attribute value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Box<str>),
+    Date(NaiveDate),
+}
+
+impl Value {
+    /// Parses text as `kind`; empty text is null. Used for CSV cells and query parameters.
+    pub fn parse(text: &str, kind: AttrType) -> Result<Value, String> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Ok(Value::Null);
+        }
+        match kind {
+            AttrType::String => Ok(Value::Str(text.into())),
+            AttrType::Integer => t
+                .parse::<i64>()
+                .map(Value::Int)
+                .map_err(|_| format!("expected an integer, got \"{text}\"")),
+            AttrType::Number => match t.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(Value::Float(v)),
+                _ => Err(format!("expected a number, got \"{text}\"")),
+            },
+            AttrType::Boolean => match t.to_ascii_lowercase().as_str() {
+                "1" | "true" | "t" | "yes" | "y" | "○" | "〇" => Ok(Value::Bool(true)),
+                "0" | "false" | "f" | "no" | "n" | "×" => Ok(Value::Bool(false)),
+                _ => Err(format!(
+                    "expected a boolean (true/false, 1/0), got \"{text}\""
+                )),
+            },
+            AttrType::Date => parse_date(t)
+                .map(Value::Date)
+                .ok_or_else(|| format!("expected a date YYYY-MM-DD, got \"{text}\"")),
+        }
+    }
+
+    /// Converts an already typed source value to `kind`, accepting lossless conversions.
+    pub fn coerce(self, kind: AttrType) -> Result<Value, String> {
+        match (self, kind) {
+            (Value::Null, _) => Ok(Value::Null),
+            (Value::Str(s), k) => Value::parse(&s, k),
+            (v @ Value::Int(_), AttrType::Integer)
+            | (v @ Value::Float(_), AttrType::Number)
+            | (v @ Value::Bool(_), AttrType::Boolean)
+            | (v @ Value::Date(_), AttrType::Date) => Ok(v),
+            (Value::Int(i), AttrType::Number) => Ok(Value::Float(i as f64)),
+            (Value::Float(f), AttrType::Integer) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                Ok(Value::Int(f as i64))
+            }
+            (Value::Int(i), AttrType::Boolean) if i == 0 || i == 1 => Ok(Value::Bool(i == 1)),
+            (Value::Int(i), AttrType::String) => Ok(Value::Str(i.to_string().into())),
+            (Value::Float(f), AttrType::String) => Ok(Value::Str(f.to_string().into())),
+            (Value::Date(d), AttrType::String) => Ok(Value::Str(d.to_string().into())),
+            (v, k) => Err(format!("expected {}, got {v}", k.json_type())),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Str(s) => write!(f, "\"{s}\""),
+            Value::Date(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+/// Dates as departments write them: `2024-04-01`, `2024/04/01`, `20240401`, or a timestamp
+/// whose date part is one of those.
+fn parse_date(t: &str) -> Option<NaiveDate> {
+    let day = t.split(['T', ' ']).next().unwrap_or(t);
+    ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(day, f).ok())
+}
+
+/// One attribute of a layer's schema, with its effective audience.
+#[derive(Debug, Clone)]
+pub struct Attribute {
+    pub name: String,
+    pub kind: AttrType,
+    pub label_ja: String,
+    pub label_en: String,
+    /// The attribute's own audience where narrower, else the layer's.
+    pub audience: Audience,
+}
+
+/// A feature id as it appears in URLs and in GeoJSON `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FeatureId {
+    Int(i64),
+    Str(Box<str>),
+}
+
+impl fmt::Display for FeatureId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeatureId::Int(i) => write!(f, "{i}"),
+            FeatureId::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A feature in CRS84 with properties in schema order.
+#[derive(Debug, Clone)]
+pub struct Feature {
+    pub id: FeatureId,
+    pub geometry: Geometry<f64>,
+    pub properties: Vec<Value>,
+}
+
+type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// A loaded, indexed layer.
+pub struct Layer {
+    pub meta: LayerConfig,
+    pub schema: Vec<Attribute>,
+    pub features: Vec<Feature>,
+    /// Envelope of every feature, `None` for an empty layer.
+    pub extent: Option<Rect<f64>>,
+    tree: RTree<Entry>,
+    ids: HashMap<String, usize>,
+}
+
+/// A problem found while building a layer from loaded features.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("feature {index}: id \"{id}\" is used by more than one feature")]
+    DuplicateId { index: usize, id: String },
+    #[error("feature {index}: id field \"{field}\" is empty")]
+    MissingId { index: usize, field: String },
+    #[error("feature {index}: id field \"{field}\" must be text or an integer, got {value}")]
+    BadId {
+        index: usize,
+        field: String,
+        value: String,
+    },
+    #[error("layer has more than {} features", u32::MAX)]
+    TooMany,
+}
+
+impl Layer {
+    /// The schema a layer config declares.
+    pub fn schema_of(meta: &LayerConfig) -> Vec<Attribute> {
+        meta.attributes
+            .iter()
+            .map(|a| Attribute {
+                name: a.name.clone(),
+                kind: a.kind,
+                label_ja: a.label_ja.clone(),
+                label_en: a.label_en.clone(),
+                audience: a.audience.clone().unwrap_or_else(|| meta.audience.clone()),
+            })
+            .collect()
+    }
+
+    /// Builds the layer from CRS84 geometries and schema-ordered properties: assigns ids and
+    /// bulk-loads the R-tree.
+    pub fn build(
+        meta: LayerConfig,
+        rows: Vec<(Geometry<f64>, Vec<Value>)>,
+    ) -> Result<Layer, BuildError> {
+        if rows.len() > u32::MAX as usize {
+            return Err(BuildError::TooMany);
+        }
+        let schema = Self::schema_of(&meta);
+        let id_col = meta
+            .id_field
+            .as_ref()
+            .and_then(|f| schema.iter().position(|a| &a.name == f));
+        let mut features = Vec::with_capacity(rows.len());
+        let mut ids = HashMap::with_capacity(rows.len());
+        let mut entries = Vec::with_capacity(rows.len());
+        let mut extent: Option<Rect<f64>> = None;
+        for (index, (geometry, properties)) in rows.into_iter().enumerate() {
+            let id = match id_col {
+                None => FeatureId::Int(index as i64 + 1),
+                Some(c) => {
+                    let field = schema[c].name.clone();
+                    match &properties[c] {
+                        Value::Int(i) => FeatureId::Int(*i),
+                        Value::Str(s) if !s.trim().is_empty() => FeatureId::Str(s.clone()),
+                        Value::Null | Value::Str(_) => {
+                            return Err(BuildError::MissingId { index, field });
+                        }
+                        other => {
+                            return Err(BuildError::BadId {
+                                index,
+                                field,
+                                value: other.to_string(),
+                            });
+                        }
+                    }
+                }
+            };
+            let key = id.to_string();
+            if ids.insert(key.clone(), index).is_some() {
+                return Err(BuildError::DuplicateId { index, id: key });
+            }
+            // Loaders refuse empty geometries, so every feature has an envelope.
+            if let Some(r) = geometry.bounding_rect() {
+                entries.push(GeomWithData::new(
+                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                    index as u32,
+                ));
+                extent = Some(match extent {
+                    None => r,
+                    Some(e) => Rect::new(
+                        (e.min().x.min(r.min().x), e.min().y.min(r.min().y)),
+                        (e.max().x.max(r.max().x), e.max().y.max(r.max().y)),
+                    ),
+                });
+            }
+            features.push(Feature {
+                id,
+                geometry,
+                properties,
+            });
+        }
+        Ok(Layer {
+            meta,
+            schema,
+            features,
+            extent,
+            tree: RTree::bulk_load(entries),
+            ids,
+        })
+    }
+
+    /// Index of the feature with this id.
+    pub fn position_of(&self, id: &str) -> Option<usize> {
+        self.ids.get(id).copied()
+    }
+
+    /// Indices, ascending, of the features whose geometry intersects `bbox` (not only its
+    /// envelope): an R-tree envelope search followed by the exact test.
+    pub fn intersecting(&self, bbox: &Rect<f64>) -> Vec<usize> {
+        let env = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
+        let mut hits: Vec<usize> = self
+            .tree
+            .locate_in_envelope_intersecting(env)
+            .map(|e| e.data as usize)
+            .filter(|&i| self.features[i].geometry.intersects(bbox))
+            .collect();
+        hits.sort_unstable();
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_parse_as_departments_write_them() {
+        assert_eq!(
+            Value::parse("2024/04/01", AttrType::Date),
+            Ok(Value::Date(
+                NaiveDate::from_ymd_opt(2024, 4, 1).expect("date")
+            ))
+        );
+        assert_eq!(Value::parse("1", AttrType::Boolean), Ok(Value::Bool(true)));
+        assert_eq!(Value::parse("", AttrType::Integer), Ok(Value::Null));
+        assert_eq!(Value::parse(" 42 ", AttrType::Integer), Ok(Value::Int(42)));
+        let e = Value::parse("abc", AttrType::Number).unwrap_err();
+        assert!(e.contains("\"abc\""), "{e}");
+        assert!(Value::parse("NaN", AttrType::Number).is_err());
+    }
+
+    #[test]
+    fn coerce_accepts_only_lossless_conversions() {
+        assert_eq!(
+            Value::Float(3.0).coerce(AttrType::Integer),
+            Ok(Value::Int(3))
+        );
+        assert!(Value::Float(3.5).coerce(AttrType::Integer).is_err());
+        assert!(Value::Bool(true).coerce(AttrType::Date).is_err());
+    }
+}

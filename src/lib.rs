@@ -1,0 +1,18 @@
+//! machimap (まちマップ): every department's layers in one server, served through
+//! OGC API – Features.
+//!
+//! Data flows one way: `source` reads files, `crs` reprojects them to CRS84, `layer` indexes
+//! them, `catalog` holds them all, `access::View` is what one principal may see, `query`
+//! answers requests against a view, `encode` writes the answers and `http` is the thin axum
+//! front. Nothing below `http` imports axum.
+
+pub mod access;
+pub mod catalog;
+pub mod config;
+pub mod crs;
+pub mod encode;
+pub mod http;
+pub mod layer;
+pub mod query;
+pub mod sample;
+pub mod source;

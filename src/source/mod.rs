@@ -1,0 +1,208 @@
+//! Source file readers, one module per format. Each returns geometries in the file's own CRS
+//! with properties in schema order, or every problem it found with its place in the file.
+
+pub mod csv;
+pub mod fgb;
+pub mod geojson;
+pub mod shapefile;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use geo::{CoordsIter, Geometry, LineString, Polygon};
+
+use crate::config::{LayerConfig, SourceFormat};
+use crate::layer::{Attribute, Value};
+
+/// How many problems one file may report before the reader gives up on it.
+pub const MAX_PROBLEMS: usize = 50;
+
+/// One problem in a source file, with the place it was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub layer: Option<String>,
+    /// `feature 12`, `line 7`, `record 3` …; `None` for the file as a whole.
+    pub place: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.file.display())?;
+        if let Some(l) = &self.layer {
+            write!(f, "layer \"{l}\": ")?;
+        }
+        if let Some(p) = &self.place {
+            write!(f, "{p}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// What a reader produces: raw-CRS geometries with schema-ordered properties.
+#[derive(Debug, Default)]
+pub struct SourceData {
+    pub rows: Vec<(Geometry<f64>, Vec<Value>)>,
+    /// The CRS the file declares (`.prj`, GeoJSON `crs`, FlatGeobuf header), if any.
+    pub declared_crs: Option<String>,
+    /// The CRS the format implies when nothing is declared (CRS84 for GeoJSON).
+    pub default_crs: Option<&'static str>,
+}
+
+/// Collects problems for one file and knows where they are.
+pub struct Problems {
+    file: PathBuf,
+    layer: String,
+    list: Vec<Problem>,
+}
+
+impl Problems {
+    pub fn new(file: &Path, layer: &str) -> Problems {
+        Problems {
+            file: file.to_path_buf(),
+            layer: layer.to_string(),
+            list: Vec::new(),
+        }
+    }
+
+    /// Records a problem; returns false once the file has too many to go on.
+    pub fn add(&mut self, place: Option<String>, message: impl Into<String>) -> bool {
+        if self.list.len() < MAX_PROBLEMS {
+            self.list.push(Problem {
+                file: self.file.clone(),
+                layer: Some(self.layer.clone()),
+                place,
+                message: message.into(),
+            });
+        }
+        self.list.len() < MAX_PROBLEMS
+    }
+
+    /// A problem with the whole file, returned as the reader's only answer.
+    pub fn fatal(mut self, message: impl Into<String>) -> Vec<Problem> {
+        self.add(None, message);
+        self.list
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// `Ok(data)` when nothing was wrong, else every problem.
+    pub fn finish(self, data: SourceData) -> Result<SourceData, Vec<Problem>> {
+        if self.list.is_empty() {
+            Ok(data)
+        } else {
+            Err(self.list)
+        }
+    }
+}
+
+/// Reads a layer's source file, by the format the catalog gives or the extension implies.
+pub fn read(
+    dir: &Path,
+    cfg: &LayerConfig,
+    schema: &[Attribute],
+) -> Result<SourceData, Vec<Problem>> {
+    let path = dir.join(&cfg.source.path);
+    let problems = Problems::new(&path, &cfg.id);
+    let format = cfg.source.format.or_else(|| SourceFormat::from_path(&path));
+    match format {
+        Some(SourceFormat::Geojson) => geojson::read(&path, schema, problems),
+        Some(SourceFormat::Flatgeobuf) => fgb::read(&path, schema, problems),
+        Some(SourceFormat::Csv) => csv::read(&path, &cfg.source, schema, problems),
+        Some(SourceFormat::Shapefile) => shapefile::read(&path, &cfg.source, schema, problems),
+        None => Err(problems.fatal("cannot tell the format from the extension; set source.format")),
+    }
+}
+
+/// Checks what every reader must refuse: empty geometries, non-finite coordinates, lines with
+/// fewer than two points and rings with fewer than four or that are not closed.
+pub fn check_geometry(g: &Geometry<f64>) -> Result<(), String> {
+    if g.coords_count() == 0 {
+        return Err("geometry is empty".into());
+    }
+    if let Some(c) = g
+        .coords_iter()
+        .find(|c| !c.x.is_finite() || !c.y.is_finite())
+    {
+        return Err(format!(
+            "coordinate ({}, {}) is not a finite number",
+            c.x, c.y
+        ));
+    }
+    let line = |l: &LineString<f64>| {
+        if l.0.len() < 2 {
+            Err(format!(
+                "line has {} point(s); at least 2 are needed",
+                l.0.len()
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let ring = |r: &LineString<f64>, what: &str| {
+        if r.0.len() < 4 {
+            Err(format!(
+                "polygon {what} ring has {} point(s); at least 4 are needed",
+                r.0.len()
+            ))
+        } else if !r.is_closed() {
+            Err(format!("polygon {what} ring is not closed"))
+        } else {
+            Ok(())
+        }
+    };
+    let polygon = |p: &Polygon<f64>| {
+        ring(p.exterior(), "exterior")?;
+        p.interiors().iter().try_for_each(|r| ring(r, "interior"))
+    };
+    match g {
+        Geometry::LineString(l) => line(l),
+        Geometry::MultiLineString(m) => m.0.iter().try_for_each(line),
+        Geometry::Polygon(p) => polygon(p),
+        Geometry::MultiPolygon(m) => m.0.iter().try_for_each(polygon),
+        Geometry::GeometryCollection(c) => c.0.iter().try_for_each(check_geometry),
+        _ => Ok(()),
+    }
+}
+
+/// Finds, case-insensitively where exact fails, the column of each declared attribute.
+/// Returns the column index per schema attribute, or the names that are missing.
+pub fn match_columns(columns: &[String], schema: &[Attribute]) -> Result<Vec<usize>, Vec<String>> {
+    let mut found = Vec::with_capacity(schema.len());
+    let mut missing = Vec::new();
+    for a in schema {
+        let hit = columns
+            .iter()
+            .position(|c| c == &a.name)
+            .or_else(|| columns.iter().position(|c| c.eq_ignore_ascii_case(&a.name)));
+        match hit {
+            Some(i) => found.push(i),
+            None => missing.push(a.name.clone()),
+        }
+    }
+    if missing.is_empty() {
+        Ok(found)
+    } else {
+        Err(missing)
+    }
+}
+
+/// The message for declared attributes that a file does not have.
+pub fn missing_columns_message(missing: &[String], columns: &[String]) -> String {
+    format!(
+        "attribute(s) {} declared in the catalog are not in the file (it has: {})",
+        quote_list(missing),
+        quote_list(columns)
+    )
+}
+
+fn quote_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
