@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use geo::Geometry;
 use geo::orient::{Direction, Orient};
+use geo::{BoundingRect, Geometry};
 
-use crate::config::{CatalogConfig, ConfigError, LayerConfig, ServerConfig};
+use crate::config::{CatalogConfig, ConfigError, EXTENT_MARGIN, LayerConfig, ServerConfig};
 use crate::crs::{self, ToCrs84};
 use crate::layer::Layer;
 use crate::source::{self, Problem};
@@ -65,9 +65,10 @@ impl Catalog {
                 .layers
                 .iter()
                 .map(|cfg| {
+                    let extent = config.server.extent;
                     s.spawn(move || {
                         let start = Instant::now();
-                        load_layer(dir, cfg).map(|l| (l, start.elapsed()))
+                        load_layer(dir, cfg, extent).map(|l| (l, start.elapsed()))
                     })
                 })
                 .collect();
@@ -145,7 +146,11 @@ impl LiveCatalog {
 }
 
 /// Reads, reprojects and indexes one layer.
-fn load_layer(dir: &Path, cfg: &LayerConfig) -> Result<Layer, Vec<Problem>> {
+fn load_layer(
+    dir: &Path,
+    cfg: &LayerConfig,
+    extent: Option<[f64; 4]>,
+) -> Result<Layer, Vec<Problem>> {
     let path = dir.join(&cfg.source.path);
     let problem = |place: Option<String>, message: String| Problem {
         file: path.clone(),
@@ -181,10 +186,17 @@ fn load_layer(dir: &Path, cfg: &LayerConfig) -> Result<Layer, Vec<Problem>> {
     let mut rows = Vec::with_capacity(data.rows.len());
     let mut problems = Vec::new();
     for (index, (geometry, props)) in data.rows.into_iter().enumerate() {
-        match to_crs84.geometry(&geometry) {
+        let transformed = to_crs84
+            .geometry(&geometry)
+            .map_err(|e| e.to_string())
+            .and_then(|g| match extent {
+                Some(ext) => within_extent(&g, ext, &crs_name, origin).map(|()| g),
+                None => Ok(g),
+            });
+        match transformed {
             Ok(g) => rows.push((right_hand_rule(g), props)),
             Err(e) => {
-                problems.push(problem(Some(format!("feature {index}")), e.to_string()));
+                problems.push(problem(Some(format!("feature {index}")), e));
                 if problems.len() >= source::MAX_PROBLEMS {
                     break;
                 }
@@ -195,6 +207,41 @@ fn load_layer(dir: &Path, cfg: &LayerConfig) -> Result<Layer, Vec<Problem>> {
         return Err(problems);
     }
     Layer::build(cfg.clone(), rows).map_err(|e| vec![problem(None, e.to_string())])
+}
+
+/// Checks that a CRS84 geometry lies in the town's extent (with the margin).
+fn within_extent(
+    g: &Geometry<f64>,
+    [w, s, e, n]: [f64; 4],
+    crs: &str,
+    origin: &str,
+) -> Result<(), String> {
+    let Some(r) = g.bounding_rect() else {
+        return Ok(());
+    };
+    let m = EXTENT_MARGIN;
+    let inside =
+        r.min().x >= w - m && r.max().x <= e + m && r.min().y >= s - m && r.max().y <= n + m;
+    if inside {
+        return Ok(());
+    }
+    let c = r.center();
+    Err(format!(
+        "lies at lon {:.5}, lat {:.5}, outside the town's extent (server.extent {w}, {s}, {e}, {n}); \
+         is the CRS right? ({} from {origin})",
+        c.x,
+        c.y,
+        short_crs(crs)
+    ))
+}
+
+/// A CRS for a message: WKT is cut to its first words.
+fn short_crs(crs: &str) -> String {
+    let mut s: String = crs.chars().take(60).collect();
+    if crs.chars().count() > 60 {
+        s.push('…');
+    }
+    s
 }
 
 /// RFC 7946 §3.1.6: exterior rings counterclockwise, holes clockwise.

@@ -52,7 +52,15 @@ pub struct ServerConfig {
     /// Largest `limit` a request may ask for. Default 10 000.
     #[serde(default = "max_limit")]
     pub max_limit: usize,
+    /// The municipality's extent in CRS84 `[west, south, east, north]`. When set, every loaded
+    /// feature must lie within it (give or take `EXTENT_MARGIN`), which catches data delivered
+    /// in another CRS than declared (a wrong zone, degrees taken for metres). Default: unset.
+    pub extent: Option<[f64; 4]>,
 }
+
+/// How far (degrees, about 5 km) features may reach beyond `ServerConfig::extent`: hiking
+/// courses and rivers cross the town boundary.
+pub const EXTENT_MARGIN: f64 = 0.05;
 
 fn default_title_ja() -> String {
     "まちマップ".into()
@@ -75,6 +83,7 @@ impl Default for ServerConfig {
             description: String::new(),
             default_limit: default_limit(),
             max_limit: max_limit(),
+            extent: None,
         }
     }
 }
@@ -238,6 +247,21 @@ impl CatalogConfig {
                     s.default_limit, s.max_limit
                 ),
             ));
+        }
+        if let Some([w, so, e, n]) = s.extent {
+            let ok = [w, so, e, n].iter().all(|v| v.is_finite())
+                && (-180.0..=180.0).contains(&w)
+                && (-180.0..=180.0).contains(&e)
+                && (-90.0..=90.0).contains(&so)
+                && (-90.0..=90.0).contains(&n)
+                && w < e
+                && so < n;
+            if !ok {
+                return Err(err(
+                    None,
+                    "server.extent must be [west, south, east, north] in degrees with west < east and south < north".into(),
+                ));
+            }
         }
         let mut ids = HashSet::new();
         for layer in &self.layers {

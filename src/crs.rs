@@ -15,17 +15,6 @@ pub enum CrsError {
     Unknown(String),
     #[error("coordinate ({x}, {y}) cannot be transformed from {crs}")]
     Transform { crs: String, x: f64, y: f64 },
-    #[error(
-        "coordinate ({x}, {y}) lands at lon {lon:.5}, lat {lat:.5}, outside the area where {crs} is used ({area}); is the CRS right?"
-    )]
-    OutsideArea {
-        crs: String,
-        x: f64,
-        y: f64,
-        lon: f64,
-        lat: f64,
-        area: String,
-    },
 }
 
 /// Normalises the CRS spellings found in files and requests to `AUTH:CODE`:
@@ -70,13 +59,14 @@ fn is_crs84_equivalent(name: &str) -> bool {
     matches!(name, CRS84 | "EPSG:4326")
 }
 
-/// A transformation from one source CRS to CRS84 (lon, lat order whatever the CRS axis order),
-/// with a check that results fall where the source CRS is used.
+/// A transformation from one source CRS to CRS84 (lon, lat order whatever the CRS axis order).
+///
+/// Only a valid longitude/latitude range is checked here. A CRS's area of use is no test of
+/// the data: a wrong zone moves data into another region's area, and a zone's own origin can
+/// lie outside it. Whether data lands in the town is checked against the catalog's extent.
 pub struct ToCrs84 {
     name: String,
     proj: Option<Proj>,
-    /// West, south, east, north in degrees, widened by a margin.
-    area: Option<[f64; 4]>,
 }
 
 impl ToCrs84 {
@@ -84,24 +74,13 @@ impl ToCrs84 {
     pub fn new(source: &str) -> Result<ToCrs84, CrsError> {
         let name = normalize_name(source);
         if is_crs84_equivalent(&name) {
-            return Ok(ToCrs84 {
-                name,
-                proj: None,
-                area: None,
-            });
+            return Ok(ToCrs84 { name, proj: None });
         }
         let unknown = || CrsError::Unknown(short(source));
-        let crs = Proj::new(&name).map_err(|_| unknown())?;
-        let area = crs.area_of_use().ok().and_then(|(a, _)| a).map(|a| {
-            // A margin: data along a zone's edge legitimately spills over a little.
-            const M: f64 = 1.0;
-            [a.west - M, a.south - M, a.east + M, a.north + M]
-        });
         let proj = Proj::new_known_crs(&name, CRS84, None).map_err(|_| unknown())?;
         Ok(ToCrs84 {
             name: short(&name),
             proj: Some(proj),
-            area,
         })
     }
 
@@ -122,29 +101,11 @@ impl ToCrs84 {
             && out.y.is_finite()
             && (-180.0..=180.0).contains(&out.x)
             && (-90.0..=90.0).contains(&out.y);
-        let in_area = match self.area {
-            None => true,
-            Some([w, s, e, n]) => out.x >= w && out.x <= e && out.y >= s && out.y <= n,
-        };
         if !in_range {
             return Err(CrsError::Transform {
                 crs: self.name.clone(),
                 x: c.x,
                 y: c.y,
-            });
-        }
-        if !in_area {
-            let area = self
-                .area
-                .map(|[w, s, e, n]| format!("lon {w:.1}..{e:.1}, lat {s:.1}..{n:.1}"))
-                .unwrap_or_default();
-            return Err(CrsError::OutsideArea {
-                crs: self.name.clone(),
-                x: c.x,
-                y: c.y,
-                lon: out.x,
-                lat: out.y,
-                area,
             });
         }
         Ok(out)

@@ -120,7 +120,7 @@ pub fn parse(
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| line_at(text, p.byte()));
                 let msg = match e.kind() {
                     ::csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..
@@ -133,7 +133,7 @@ pub fn parse(
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
         match row(&record, xi, yi, &columns, &cols, schema) {
             Ok(r) => rows.push(r),
             Err(msg) => {
@@ -148,6 +148,20 @@ pub fn parse(
         declared_crs: None,
         default_crs,
     })
+}
+
+/// The 1-based line of a record starting at a byte offset. The csv crate's own line counter
+/// drifts on CRLF files (what spreadsheet programs write): there a record's offset can be the
+/// `\n` ending the previous line, so that byte is counted too.
+fn line_at(text: &str, byte: u64) -> usize {
+    let end = usize::try_from(byte)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
+        .min(text.len());
+    1 + text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
 }
 
 fn row(
@@ -238,7 +252,8 @@ mod tests {
 
     #[test]
     fn bad_rows_name_their_line() {
-        let e = run("名称,緯度,経度\na,36,139\nb,北緯36度,139\nc,36\n".as_bytes()).unwrap_err();
+        let e =
+            run("名称,緯度,経度\r\na,36,139\r\nb,北緯36度,139\r\nc,36\r\n".as_bytes()).unwrap_err();
         let msgs: Vec<String> = e.iter().map(ToString::to_string).collect();
         assert_eq!(msgs.len(), 2, "{msgs:?}");
         assert!(
