@@ -163,10 +163,11 @@ fn load_layer(
 
     let (crs_name, origin) = match (&cfg.crs, &data.declared_crs, data.default_crs) {
         (Some(c), declared, _) => {
-            if let Some(d) = declared {
-                if crs::normalize_name(d) != crs::normalize_name(c) && !d.contains('[') {
-                    tracing::warn!(layer = %cfg.id, catalog = %c, file = %d, "catalog CRS overrides the file's");
-                }
+            if let Some(d) = declared
+                && crs::normalize_name(d) != crs::normalize_name(c)
+                && !d.contains('[')
+            {
+                tracing::warn!(layer = %cfg.id, catalog = %c, file = %d, "catalog CRS overrides the file's");
             }
             (c.clone(), "the catalog")
         }

@@ -296,13 +296,13 @@ impl CatalogConfig {
                     ),
                 ));
             }
-            if let Some(enc) = &layer.source.encoding {
-                if encoding_rs::Encoding::for_label(enc.as_bytes()).is_none() {
-                    return Err(err(
-                        Some(id),
-                        format!("source.encoding: unknown text encoding \"{enc}\""),
-                    ));
-                }
+            if let Some(enc) = &layer.source.encoding
+                && encoding_rs::Encoding::for_label(enc.as_bytes()).is_none()
+            {
+                return Err(err(
+                    Some(id),
+                    format!("source.encoding: unknown text encoding \"{enc}\""),
+                ));
             }
             let mut names = HashSet::new();
             for attr in &layer.attributes {
@@ -315,25 +315,25 @@ impl CatalogConfig {
                         format!("attribute \"{}\" is declared twice", attr.name),
                     ));
                 }
-                if let Some(a) = &attr.audience {
-                    if !a.is_within(&layer.audience) {
-                        return Err(err(
-                            Some(id),
-                            format!(
-                                "attribute \"{}\": audience {a} is broader than the layer's ({})",
-                                attr.name, layer.audience
-                            ),
-                        ));
-                    }
-                }
-            }
-            if let Some(idf) = &layer.id_field {
-                if !names.contains(idf.as_str()) {
+                if let Some(a) = &attr.audience
+                    && !a.is_within(&layer.audience)
+                {
                     return Err(err(
                         Some(id),
-                        format!("id_field \"{idf}\" is not a declared attribute"),
+                        format!(
+                            "attribute \"{}\": audience {a} is broader than the layer's ({})",
+                            attr.name, layer.audience
+                        ),
                     ));
                 }
+            }
+            if let Some(idf) = &layer.id_field
+                && !names.contains(idf.as_str())
+            {
+                return Err(err(
+                    Some(id),
+                    format!("id_field \"{idf}\" is not a declared attribute"),
+                ));
             }
         }
         Ok(())

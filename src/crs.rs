@@ -45,10 +45,11 @@ pub fn normalize_name(name: &str) -> String {
             }
         }
     }
-    if let Some((auth, code)) = n.split_once(':') {
-        if auth.eq_ignore_ascii_case("epsg") && code.chars().all(|c| c.is_ascii_digit()) {
-            return format!("EPSG:{code}");
-        }
+    if let Some((auth, code)) = n.split_once(':')
+        && auth.eq_ignore_ascii_case("epsg")
+        && code.chars().all(|c| c.is_ascii_digit())
+    {
+        return format!("EPSG:{code}");
     }
     n.to_string()
 }

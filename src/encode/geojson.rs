@@ -25,7 +25,7 @@ pub fn write_number(out: &mut Vec<u8>, v: f64) {
     let mut frac = a % 10_000_000;
     if frac > 0 {
         let mut digits = 7;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }
@@ -75,39 +75,37 @@ fn write_list<T>(out: &mut Vec<u8>, items: &[T], f: impl Fn(&mut Vec<u8>, &T)) {
 
 /// Writes a geometry object.
 pub fn write_geometry(out: &mut Vec<u8>, g: &Geometry<f64>) {
-    let (kind, body): (&str, Box<dyn Fn(&mut Vec<u8>)>) = match g {
-        Geometry::Point(p) => ("Point", Box::new(move |o| write_coord(o, &p.0))),
-        Geometry::MultiPoint(m) => (
-            "MultiPoint",
-            Box::new(move |o| write_list(o, &m.0, |o, p| write_coord(o, &p.0))),
-        ),
-        Geometry::LineString(l) => ("LineString", Box::new(move |o| write_line(o, l))),
-        Geometry::MultiLineString(m) => (
-            "MultiLineString",
-            Box::new(move |o| write_list(o, &m.0, write_line)),
-        ),
-        Geometry::Polygon(p) => ("Polygon", Box::new(move |o| write_polygon(o, p))),
-        Geometry::MultiPolygon(m) => (
-            "MultiPolygon",
-            Box::new(move |o| write_list(o, &m.0, write_polygon)),
-        ),
+    let kind = match g {
+        Geometry::Point(_) => "Point",
+        Geometry::MultiPoint(_) => "MultiPoint",
+        Geometry::LineString(_) => "LineString",
+        Geometry::MultiLineString(_) => "MultiLineString",
+        Geometry::Polygon(_) => "Polygon",
+        Geometry::MultiPolygon(_) => "MultiPolygon",
         Geometry::GeometryCollection(c) => {
             out.extend_from_slice(b"{\"type\":\"GeometryCollection\",\"geometries\":");
             write_list(out, &c.0, write_geometry);
             out.push(b'}');
             return;
         }
+        // geo's extra types are written as the GeoJSON types they are.
         Geometry::Line(l) => {
-            return write_geometry(
-                out,
-                &Geometry::LineString(LineString::new(vec![l.start, l.end])),
-            );
+            let line = LineString::new(vec![l.start, l.end]);
+            return write_geometry(out, &Geometry::LineString(line));
         }
         Geometry::Rect(r) => return write_geometry(out, &Geometry::Polygon(r.to_polygon())),
         Geometry::Triangle(t) => return write_geometry(out, &Geometry::Polygon(t.to_polygon())),
     };
     let _ = write!(out, "{{\"type\":\"{kind}\",\"coordinates\":");
-    body(out);
+    match g {
+        Geometry::Point(p) => write_coord(out, &p.0),
+        Geometry::MultiPoint(m) => write_list(out, &m.0, |o, p| write_coord(o, &p.0)),
+        Geometry::LineString(l) => write_line(out, l),
+        Geometry::MultiLineString(m) => write_list(out, &m.0, write_line),
+        Geometry::Polygon(p) => write_polygon(out, p),
+        Geometry::MultiPolygon(m) => write_list(out, &m.0, write_polygon),
+        _ => {}
+    }
     out.push(b'}');
 }
 
