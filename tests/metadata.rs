@@ -1,0 +1,317 @@
+//! The OGC API metadata documents: landing page, conformance, OpenAPI (checked by an independent
+//! validator), collections with extents (checked against GDAL), queryables, HTML pages.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use machimap::catalog::{Catalog, LiveCatalog};
+use machimap::http::{AppState, router};
+use serde_json::Value as Json;
+use tower::ServiceExt;
+
+fn town() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/town")
+}
+
+fn app() -> Router {
+    static CATALOG: OnceLock<Arc<LiveCatalog>> = OnceLock::new();
+    let live = CATALOG.get_or_init(|| {
+        let (c, _) = Catalog::load(&town()).unwrap_or_else(|e| panic!("{:?}", e.lines()));
+        Arc::new(LiveCatalog::new(c))
+    });
+    router(AppState {
+        catalog: Arc::clone(live),
+    })
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Json {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+async fn get(path: &str) -> Reply {
+    let req = Request::get(path)
+        .header(header::HOST, "test.local")
+        .body(Body::empty())
+        .unwrap();
+    let res = app().oneshot(req).await.unwrap();
+    let status = res.status();
+    let content_type = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        content_type,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    }
+}
+
+fn rels(doc: &Json) -> Vec<String> {
+    doc["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["rel"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn landing_page_links_the_api_conformance_and_data() {
+    let r = get("/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.content_type, "application/json");
+    let doc = r.json();
+    assert_eq!(doc["title"], "テスト町");
+    for rel in ["self", "alternate", "service-desc", "conformance", "data"] {
+        assert!(
+            rels(&doc).contains(&rel.to_string()),
+            "missing {rel}: {doc}"
+        );
+    }
+    let api = doc["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "service-desc")
+        .unwrap();
+    assert_eq!(api["href"], "http://test.local/api");
+}
+
+#[tokio::test]
+async fn conformance_declares_part1_classes() {
+    let doc = get("/conformance").await.json();
+    let classes: Vec<&str> = doc["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for c in ["core", "oas30", "geojson", "html"] {
+        let uri = format!("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}");
+        assert!(classes.contains(&uri.as_str()), "{classes:?}");
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_is_valid_and_shows_only_public_things() {
+    let r = get("/api").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.content_type
+            .starts_with("application/vnd.oai.openapi+json"),
+        "{}",
+        r.content_type
+    );
+    let file = tempfile::NamedTempFile::with_suffix(".json").unwrap();
+    std::fs::write(file.path(), &r.body).unwrap();
+    let out = Command::new("python3")
+        .args(["-m", "openapi_spec_validator", "--schema", "3.0"])
+        .arg(file.path())
+        .output()
+        .expect("python3 with openapi-spec-validator (scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "OpenAPI document invalid: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = r.json();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/collections/zoning/items"));
+    assert!(paths.contains_key("/collections/shelters/items/{featureId}"));
+    let params: Vec<&str> = paths["/collections/zoning/items"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(
+        params.contains(&"用途地域") && params.contains(&"容積率"),
+        "{params:?}"
+    );
+    // The internal layer and the internal attribute of a public layer are nowhere.
+    assert!(
+        !r.body.contains("hiking") && !r.body.contains("ハイキング"),
+        "internal layer in /api"
+    );
+    assert!(!r.body.contains("幅員"), "internal attribute in /api");
+}
+
+/// The extent GDAL computes for a source file after reprojecting it to CRS84.
+fn gdal_extent(file: &Path) -> [f64; 4] {
+    let out = Command::new("ogr2ogr")
+        .args(["-f", "GeoJSON", "/vsistdout/", "-t_srs", "OGC:CRS84"])
+        .arg(file)
+        .output()
+        .expect("ogr2ogr (GDAL) must be installed");
+    let doc: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let mut e = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+    fn walk(v: &Json, e: &mut [f64; 4]) {
+        match v.as_array() {
+            Some(a) if a.len() >= 2 && a[0].is_number() => {
+                let (x, y) = (a[0].as_f64().unwrap(), a[1].as_f64().unwrap());
+                e[0] = e[0].min(x);
+                e[1] = e[1].min(y);
+                e[2] = e[2].max(x);
+                e[3] = e[3].max(y);
+            }
+            Some(a) => a.iter().for_each(|x| walk(x, e)),
+            None => {}
+        }
+    }
+    for f in doc["features"].as_array().unwrap() {
+        walk(&f["geometry"]["coordinates"], &mut e);
+    }
+    e
+}
+
+#[tokio::test]
+async fn collections_carry_extents_that_match_gdal() {
+    let doc = get("/collections").await.json();
+    let ids: Vec<&str> = doc["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["zoning", "roads", "shelters"]);
+    // GDAL 3.6 cannot decode a Shift_JIS CSV header, so the shelters' expected extent is
+    // computed here from the decoded text.
+    let csv = std::fs::read(town().join("shelters.csv")).unwrap();
+    let (text, _, _) = encoding_rs::SHIFT_JIS.decode(&csv);
+    let mut shelters = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+    for line in text.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let (lat, lon): (f64, f64) = (cells[2].parse().unwrap(), cells[3].parse().unwrap());
+        shelters = [
+            shelters[0].min(lon),
+            shelters[1].min(lat),
+            shelters[2].max(lon),
+            shelters[3].max(lat),
+        ];
+    }
+    for (id, expected) in [
+        ("zoning", gdal_extent(&town().join("zoning.shp"))),
+        ("roads", gdal_extent(&town().join("roads.geojson"))),
+        ("shelters", shelters),
+    ] {
+        let c = get(&format!("/collections/{id}")).await.json();
+        assert_eq!(c["itemType"], "feature");
+        assert_eq!(
+            c["storageCrs"],
+            "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+        );
+        let bbox: Vec<f64> = c["extent"]["spatial"]["bbox"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        for k in 0..4 {
+            assert!(
+                (bbox[k] - expected[k]).abs() < 1e-6,
+                "{id}: {bbox:?} vs GDAL {expected:?}"
+            );
+        }
+        for rel in [
+            "self",
+            "alternate",
+            "items",
+            "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+        ] {
+            assert!(rels(&c).contains(&rel.to_string()), "{id} lacks {rel}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn queryables_are_a_json_schema_of_visible_attributes() {
+    let r = get("/collections/shelters/queryables").await;
+    assert_eq!(r.content_type, "application/schema+json");
+    let doc = r.json();
+    assert_eq!(doc["type"], "object");
+    assert_eq!(doc["properties"]["想定収容人数"]["type"], "integer");
+    assert_eq!(doc["properties"]["災害種別_洪水"]["type"], "boolean");
+    assert_eq!(doc["properties"]["名称"]["type"], "string");
+    let roads = get("/collections/roads/queryables").await.json();
+    assert!(roads["properties"].get("幅員").is_none(), "{roads}");
+    assert!(roads["properties"].get("路線名").is_some(), "{roads}");
+}
+
+#[tokio::test]
+async fn html_pages_for_people() {
+    for path in [
+        "/?f=html",
+        "/collections?f=html",
+        "/collections/zoning?f=html",
+        "/collections/zoning/items?f=html",
+        "/collections/zoning/items/1?f=html",
+    ] {
+        let r = get(path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(
+            r.content_type.starts_with("text/html"),
+            "{path}: {}",
+            r.content_type
+        );
+        assert!(r.body.starts_with("<!DOCTYPE html>"), "{path}");
+    }
+    let items = get("/collections/zoning/items?f=html").await;
+    assert!(items.body.contains("第一種住居地域"), "{}", items.body);
+    let list = get("/collections?f=html").await;
+    assert!(list.body.contains("用途地域") && !list.body.contains("ハイキング"));
+}
+
+#[tokio::test]
+async fn metadata_errors_are_json_and_name_the_parameter() {
+    let r = get("/collections?foo=bar").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let e = r.json();
+    assert_eq!(e["code"], "InvalidParameterValue");
+    assert!(
+        e["description"].as_str().unwrap().starts_with("foo:"),
+        "{e}"
+    );
+    let r = get("/collections?f=xml").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["description"].as_str().unwrap().starts_with("f:"));
+    let r = get("/no/such/path").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.json()["code"], "NotFound");
+    let r = get("/collections/zoning/items/999").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.json()["description"].as_str().unwrap().contains("999"));
+}
+
+#[tokio::test]
+async fn an_item_has_its_links_and_only_visible_properties() {
+    let r = get("/collections/roads/items/1-001").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.content_type, "application/geo+json");
+    let f = r.json();
+    assert_eq!(f["id"], "1-001");
+    assert_eq!(f["properties"]["路線名"], "中央通り線");
+    assert!(f["properties"].get("幅員").is_none());
+    let rels = rels(&f);
+    assert!(
+        rels.contains(&"self".into()) && rels.contains(&"collection".into()),
+        "{rels:?}"
+    );
+}
