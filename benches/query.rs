@@ -65,7 +65,8 @@ fn main() -> anyhow::Result<()> {
                 ("limit".to_string(), "1000".to_string()),
             ];
             let t = Instant::now();
-            let q = ItemsQuery::parse(&pairs, &layer, view.server()).map_err(anyhow::Error::msg)?;
+            let q = ItemsQuery::parse(&pairs, &layer, view.server(), Format::Json)
+                .map_err(anyhow::Error::msg)?;
             debug_assert_eq!(q.format, Format::Json);
             let page = query::execute(&layer, &q);
             out.clear();

@@ -42,9 +42,13 @@ pub fn parse_format(value: &str) -> Result<Format, QueryError> {
     }
 }
 
-/// Checks a metadata request's parameters: only `f` is allowed.
-pub fn parse_metadata_params(pairs: &[(String, String)]) -> Result<Format, QueryError> {
-    let mut format = Format::Json;
+/// Checks a metadata request's parameters: only `f` is allowed. Without `f` the format is
+/// `preferred` (from the Accept header).
+pub fn parse_metadata_params(
+    pairs: &[(String, String)],
+    preferred: Format,
+) -> Result<Format, QueryError> {
+    let mut format = preferred;
     for (k, v) in pairs {
         match k.as_str() {
             "f" => format = parse_format(v)?,
@@ -70,11 +74,13 @@ pub struct ItemsQuery {
 
 impl ItemsQuery {
     /// Parses decoded query pairs for `layer`. Unknown parameters are errors, as the OGC
-    /// conformance tests expect; attribute names are equality filters.
+    /// conformance tests expect; attribute names are equality filters. Without `f` the format
+    /// is `preferred` (from the Accept header).
     pub fn parse(
         pairs: &[(String, String)],
         layer: &LayerView,
         server: &ServerConfig,
+        preferred: Format,
     ) -> Result<ItemsQuery, QueryError> {
         let mut q = ItemsQuery {
             bbox: None,
@@ -82,7 +88,7 @@ impl ItemsQuery {
             properties: None,
             limit: server.default_limit,
             offset: 0,
-            format: Format::Json,
+            format: preferred,
         };
         let mut seen: Vec<&str> = Vec::new();
         for (k, v) in pairs {

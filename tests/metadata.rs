@@ -44,8 +44,13 @@ impl Reply {
 }
 
 async fn get(path: &str) -> Reply {
+    get_accepting(path, "application/json").await
+}
+
+async fn get_accepting(path: &str, accept: &str) -> Reply {
     let req = Request::get(path)
         .header(header::HOST, "test.local")
+        .header(header::ACCEPT, accept)
         .body(Body::empty())
         .unwrap();
     let res = app().oneshot(req).await.unwrap();
@@ -277,6 +282,28 @@ async fn html_pages_for_people() {
     assert!(items.body.contains("第一種住居地域"), "{}", items.body);
     let list = get("/collections?f=html").await;
     assert!(list.body.contains("用途地域") && !list.body.contains("ハイキング"));
+}
+
+#[tokio::test]
+async fn browsers_get_html_and_f_overrides_accept() {
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let r = get_accepting("/collections/zoning/items", browser).await;
+    assert!(
+        r.content_type.starts_with("text/html"),
+        "{}",
+        r.content_type
+    );
+    let r = get_accepting("/collections/zoning/items?f=json", browser).await;
+    assert_eq!(r.content_type, "application/geo+json");
+    let r = get_accepting("/collections", "*/*").await;
+    assert_eq!(r.content_type, "application/json");
+    // The API definition stays JSON for a browser.
+    let r = get_accepting("/api", browser).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.content_type
+            .starts_with("application/vnd.oai.openapi+json")
+    );
 }
 
 #[tokio::test]

@@ -56,9 +56,12 @@ fn self_links(url: &str, format: Format, json_type: &'static str) -> Vec<Link> {
 pub async fn landing(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
-    QueryPairs(q): QueryPairs,
+    QueryPairs {
+        pairs: q,
+        preferred,
+    }: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let format = query::parse_metadata_params(&q)?;
+    let format = query::parse_metadata_params(&q, preferred)?;
     let s = view.server();
     let mut links = self_links(&format!("{base}/"), format, media::JSON);
     links.extend([
@@ -78,8 +81,13 @@ pub async fn landing(
     ))
 }
 
-pub async fn conformance(QueryPairs(q): QueryPairs) -> Result<Response, ApiError> {
-    let format = query::parse_metadata_params(&q)?;
+pub async fn conformance(
+    QueryPairs {
+        pairs: q,
+        preferred,
+    }: QueryPairs,
+) -> Result<Response, ApiError> {
+    let format = query::parse_metadata_params(&q, preferred)?;
     Ok(document(
         json!({ "title": "Conformance", "conformsTo": CONFORMANCE }),
         format,
@@ -139,9 +147,12 @@ fn collection_doc(layer: &LayerView, base: &str, format: Format) -> Json {
 pub async fn collections(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
-    QueryPairs(q): QueryPairs,
+    QueryPairs {
+        pairs: q,
+        preferred,
+    }: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let format = query::parse_metadata_params(&q)?;
+    let format = query::parse_metadata_params(&q, preferred)?;
     let cols: Vec<Json> = view
         .layers()
         .map(|l| collection_doc(&l, &base, Format::Json))
@@ -164,10 +175,13 @@ pub async fn collection(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
-    QueryPairs(q): QueryPairs,
+    QueryPairs {
+        pairs: q,
+        preferred,
+    }: QueryPairs,
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
-    let format = query::parse_metadata_params(&q)?;
+    let format = query::parse_metadata_params(&q, preferred)?;
     Ok(document(collection_doc(&layer, &base, format), format))
 }
 
@@ -175,10 +189,13 @@ pub async fn queryables(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
-    QueryPairs(q): QueryPairs,
+    QueryPairs {
+        pairs: q,
+        preferred,
+    }: QueryPairs,
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
-    let format = query::parse_metadata_params(&q)?;
+    let format = query::parse_metadata_params(&q, preferred)?;
     let mut props = serde_json::Map::new();
     for (_, a) in layer.attributes() {
         let mut p = json!({ "title": a.label_ja, "type": a.kind.json_type() });
@@ -231,10 +248,10 @@ pub async fn items(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
-    QueryPairs(pairs): QueryPairs,
+    QueryPairs { pairs, preferred }: QueryPairs,
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
-    let q = ItemsQuery::parse(&pairs, &layer, view.server())?;
+    let q = ItemsQuery::parse(&pairs, &layer, view.server(), preferred)?;
     let page = query::execute(&layer, &q);
     let url = format!("{base}/collections/{id}/items");
     let mut links = vec![
@@ -380,10 +397,13 @@ pub async fn item(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
     Path((id, fid)): Path<(String, String)>,
-    QueryPairs(q): QueryPairs,
+    QueryPairs {
+        pairs: q,
+        preferred,
+    }: QueryPairs,
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
-    let format = query::parse_metadata_params(&q)?;
+    let format = query::parse_metadata_params(&q, preferred)?;
     let l = layer.layer();
     let index = l.position_of(&fid).ok_or_else(|| {
         ApiError::NotFound(format!(

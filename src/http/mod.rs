@@ -16,6 +16,7 @@ pub use error::ApiError;
 
 use crate::access::{Principal, View};
 use crate::catalog::LiveCatalog;
+use crate::query::Format;
 
 /// Shared server state.
 #[derive(Clone)]
@@ -93,8 +94,12 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-/// Decoded query pairs, in order.
-pub struct QueryPairs(pub Vec<(String, String)>);
+/// Decoded query pairs, in order, and the format the Accept header prefers when the query
+/// has no `f`: HTML for browsers, JSON for everything else.
+pub struct QueryPairs {
+    pub pairs: Vec<(String, String)>,
+    pub preferred: Format,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = ApiError;
@@ -106,6 +111,27 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
         let pairs = form_urlencoded::parse(q.unwrap_or_default().as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        Ok(QueryPairs(pairs))
+        Ok(QueryPairs {
+            pairs,
+            preferred: preferred_format(&parts.headers),
+        })
     }
+}
+
+/// HTML when the Accept header lists `text/html` before any JSON type (what browsers send);
+/// JSON otherwise, including `*/*` and no header (what GIS clients and curl send).
+fn preferred_format(headers: &HeaderMap) -> Format {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|h| h.to_str().ok()) else {
+        return Format::Json;
+    };
+    for item in accept.split(',') {
+        let media = item.split(';').next().unwrap_or("").trim();
+        if media == "text/html" {
+            return Format::Html;
+        }
+        if media.ends_with("json") {
+            return Format::Json;
+        }
+    }
+    Format::Json
 }

@@ -12,9 +12,11 @@ use crate::query::{self, Format};
 pub async fn api(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
-    QueryPairs(q): QueryPairs,
+    QueryPairs { pairs: q, .. }: QueryPairs,
 ) -> Result<Response, ApiError> {
-    if query::parse_metadata_params(&q)? == Format::Html {
+    // The definition is JSON whatever a browser's Accept header prefers; only an explicit
+    // f=html is refused.
+    if query::parse_metadata_params(&q, Format::Json)? == Format::Html {
         return Err(ApiError::BadParameter(query::QueryError {
             param: "f".into(),
             message: "the API definition is only available as JSON".into(),
