@@ -115,12 +115,17 @@ pub fn parse(
         Err(missing) => return Err(problems.fatal(missing_columns_message(&missing, &columns))),
     };
 
+    let mut lines = LineCounter {
+        text: text.as_bytes(),
+        pos: 0,
+        line: 1,
+    };
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| line_at(text, p.byte()));
+                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
                 let msg = match e.kind() {
                     ::csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..
@@ -133,7 +138,7 @@ pub fn parse(
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         match row(&record, xi, yi, &columns, &cols, schema) {
             Ok(r) => rows.push(r),
             Err(msg) => {
@@ -150,18 +155,30 @@ pub fn parse(
     })
 }
 
-/// The 1-based line of a record starting at a byte offset. The csv crate's own line counter
-/// drifts on CRLF files (what spreadsheet programs write): there a record's offset can be the
-/// `\n` ending the previous line, so that byte is counted too.
-fn line_at(text: &str, byte: u64) -> usize {
-    let end = usize::try_from(byte)
-        .unwrap_or(usize::MAX)
-        .saturating_add(1)
-        .min(text.len());
-    1 + text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
+/// Line numbers of records, counted as the reader moves forward so each byte is counted once.
+/// The csv crate's own line counter drifts on CRLF files (what spreadsheet programs write):
+/// there a record's offset can be the `\n` ending the previous line, so that byte is counted.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    pos: usize,
+    line: usize,
+}
+
+impl LineCounter<'_> {
+    fn line_at(&mut self, byte: u64) -> usize {
+        let end = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+            .min(self.text.len());
+        if end > self.pos {
+            self.line += self.text[self.pos..end]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.pos = end;
+        }
+        self.line
+    }
 }
 
 fn row(
