@@ -327,6 +327,24 @@ impl CatalogConfig {
                     ));
                 }
             }
+            // Layer metadata is shown to everyone who sees the layer, so it must not name an
+            // attribute hidden from some of them.
+            for attr in &layer.attributes {
+                if attr.audience.as_ref().is_some_and(|a| a != &layer.audience) {
+                    let texts = [&layer.title_ja, &layer.title_en, &layer.description];
+                    if texts.iter().any(|t| t.contains(&attr.name))
+                        || layer.keywords.iter().any(|k| k.contains(&attr.name))
+                    {
+                        return Err(err(
+                            Some(id),
+                            format!(
+                                "the title, description or keywords name attribute \"{}\", which is hidden from part of the layer's audience",
+                                attr.name
+                            ),
+                        ));
+                    }
+                }
+            }
             if let Some(idf) = &layer.id_field
                 && !names.contains(idf.as_str())
             {
@@ -425,6 +443,25 @@ label_ja = "用途地域"
         let twice = format!("{MINIMAL}\n{}", MINIMAL.trim_start());
         let e = CatalogConfig::parse(&twice, Path::new("c")).unwrap_err();
         assert!(e.to_string().contains("more than one layer"), "{e}");
+    }
+
+    #[test]
+    fn public_metadata_may_not_name_a_hidden_attribute() {
+        let text = MINIMAL
+            .replace(
+                "label_ja = \"用途地域\"",
+                "label_ja = \"x\"\naudience = \"internal\"",
+            )
+            .replace(
+                "department = \"都市計画課\"",
+                "department = \"都市計画課\"\ndescription = \"用途地域は庁内限定\"",
+            );
+        let e = CatalogConfig::parse(&text, Path::new("c")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("hidden from part of the layer's audience"),
+            "{e}"
+        );
     }
 
     #[test]
