@@ -171,17 +171,24 @@ fn visible_layer(view: &crate::access::View, id: &str) -> Result<LayerView, ApiE
     view.layer(id).ok_or_else(|| ApiError::no_collection(id))
 }
 
+/// The prologue of a per-collection metadata request: the visible layer (404 first, so a
+/// hidden layer answers exactly like a missing one whatever the parameters) and the format.
+fn layer_and_format(
+    view: &crate::access::View,
+    id: &str,
+    q: &QueryPairs,
+) -> Result<(LayerView, Format), ApiError> {
+    let layer = visible_layer(view, id)?;
+    Ok((layer, query::parse_metadata_params(&q.pairs, q.preferred)?))
+}
+
 pub async fn collection(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
-    QueryPairs {
-        pairs: q,
-        preferred,
-    }: QueryPairs,
+    q: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let layer = visible_layer(&view, &id)?;
-    let format = query::parse_metadata_params(&q, preferred)?;
+    let (layer, format) = layer_and_format(&view, &id, &q)?;
     Ok(document(collection_doc(&layer, &base, format), format))
 }
 
@@ -189,13 +196,9 @@ pub async fn queryables(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
-    QueryPairs {
-        pairs: q,
-        preferred,
-    }: QueryPairs,
+    q: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let layer = visible_layer(&view, &id)?;
-    let format = query::parse_metadata_params(&q, preferred)?;
+    let (layer, format) = layer_and_format(&view, &id, &q)?;
     let mut props = serde_json::Map::new();
     for (_, a) in layer.attributes() {
         let mut p = json!({ "title": a.label_ja, "type": a.kind.json_type() });
@@ -397,13 +400,9 @@ pub async fn item(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
     Path((id, fid)): Path<(String, String)>,
-    QueryPairs {
-        pairs: q,
-        preferred,
-    }: QueryPairs,
+    q: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let layer = visible_layer(&view, &id)?;
-    let format = query::parse_metadata_params(&q, preferred)?;
+    let (layer, format) = layer_and_format(&view, &id, &q)?;
     let l = layer.layer();
     let index = l.position_of(&fid).ok_or_else(|| {
         ApiError::NotFound(format!(

@@ -139,13 +139,9 @@ pub fn parse(
             }
         };
         let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
-        match row(&record, xi, yi, &columns, &cols, schema) {
-            Ok(r) => rows.push(r),
-            Err(msg) => {
-                if !problems.add(Some(format!("line {line}")), msg) {
-                    break;
-                }
-            }
+        let row = row(&record, xi, yi, &columns, &cols, schema);
+        if !problems.keep(&mut rows, || format!("line {line}"), row) {
+            break;
         }
     }
     problems.finish(SourceData {

@@ -4,7 +4,8 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-use flatgeobuf::{FallibleStreamingIterator, FeatureProperties, FgbReader};
+use flatgeobuf::{FallibleStreamingIterator, FeatureProperties, FgbFeature, FgbReader};
+use geo::Geometry;
 use geozero::{ColumnValue, PropertyProcessor, ToGeo};
 
 use super::{
@@ -62,36 +63,9 @@ pub fn read(
                 break;
             }
         };
-        let place = Some(format!("feature {index}"));
-        let geometry = match feature.to_geo() {
-            Ok(g) => g,
-            Err(e) => {
-                if !problems.add(place, format!("invalid geometry: {e}")) {
-                    break;
-                }
-                index += 1;
-                continue;
-            }
-        };
-        let mut collector = Collector {
-            cols: &cols,
-            schema,
-            values: vec![Value::Null; schema.len()],
-            error: None,
-        };
-        let result = feature.process_properties(&mut collector);
-        let outcome = check_geometry(&geometry).and(match (result, collector.error) {
-            (_, Some(e)) => Err(e),
-            (Err(e), None) => Err(format!("cannot read the properties: {e}")),
-            (Ok(_), None) => Ok(()),
-        });
-        match outcome {
-            Ok(()) => rows.push((geometry, collector.values)),
-            Err(msg) => {
-                if !problems.add(place, msg) {
-                    break;
-                }
-            }
+        let row = feature_row(feature, &cols, schema);
+        if !problems.keep(&mut rows, || format!("feature {index}"), row) {
+            break;
         }
         index += 1;
     }
@@ -100,6 +74,30 @@ pub fn read(
         declared_crs,
         default_crs: None,
     })
+}
+
+/// One feature's geometry and declared attributes.
+fn feature_row(
+    feature: &FgbFeature,
+    cols: &[usize],
+    schema: &[Attribute],
+) -> Result<(Geometry<f64>, Vec<Value>), String> {
+    let geometry = feature
+        .to_geo()
+        .map_err(|e| format!("invalid geometry: {e}"))?;
+    check_geometry(&geometry)?;
+    let mut collector = Collector {
+        cols,
+        schema,
+        values: vec![Value::Null; schema.len()],
+        error: None,
+    };
+    let result = feature.process_properties(&mut collector);
+    match (result, collector.error) {
+        (_, Some(e)) => Err(e),
+        (Err(e), None) => Err(format!("cannot read the properties: {e}")),
+        (Ok(_), None) => Ok((geometry, collector.values)),
+    }
 }
 
 /// Gathers the declared attributes of one feature, typed by the schema.

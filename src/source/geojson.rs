@@ -70,14 +70,9 @@ pub fn parse(
     let mut seen = vec![false; schema.len()];
     let mut rows = Vec::with_capacity(features.len());
     for (index, f) in features.into_iter().enumerate() {
-        let place = || Some(format!("feature {index}"));
-        match feature(f, schema, &mut seen) {
-            Ok(row) => rows.push(row),
-            Err(msg) => {
-                if !problems.add(place(), msg) {
-                    break;
-                }
-            }
+        let row = feature(f, schema, &mut seen);
+        if !problems.keep(&mut rows, || format!("feature {index}"), row) {
+            break;
         }
     }
     if problems.is_empty() && !rows.is_empty() {

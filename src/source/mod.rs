@@ -79,6 +79,23 @@ impl Problems {
         self.list.len() < MAX_PROBLEMS
     }
 
+    /// Keeps a row, or records why it was refused; returns false once the file has too many
+    /// problems to go on.
+    pub fn keep<T>(
+        &mut self,
+        rows: &mut Vec<T>,
+        place: impl FnOnce() -> String,
+        row: Result<T, String>,
+    ) -> bool {
+        match row {
+            Ok(r) => {
+                rows.push(r);
+                true
+            }
+            Err(msg) => self.add(Some(place()), msg),
+        }
+    }
+
     /// A problem with the whole file, returned as the reader's only answer.
     pub fn fatal(mut self, message: impl Into<String>) -> Vec<Problem> {
         self.add(None, message);

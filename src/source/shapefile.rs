@@ -86,13 +86,9 @@ pub fn read(
             }
             (Some(Ok(s)), Some(Ok(r))) => (s, r),
         };
-        match row(shape, record, &columns, &cols, schema) {
-            Ok(r) => rows.push(r),
-            Err(msg) => {
-                if !problems.add(place(), msg) {
-                    break;
-                }
-            }
+        let row = row(shape, record, &columns, &cols, schema);
+        if !problems.keep(&mut rows, || format!("record {index}"), row) {
+            break;
         }
         index += 1;
     }
