@@ -140,3 +140,29 @@ fn geographic_crss_pass_through_in_lon_lat_order() {
         );
     }
 }
+
+fn dms(d: f64, m: f64, s: f64) -> f64 {
+    d + m / 60.0 + s / 3600.0
+}
+
+#[test]
+fn tokyo_datum_is_shifted_to_jgd() {
+    // 日本経緯度原点 (the Japanese geodetic datum origin, Azabudai, Tokyo), as published:
+    // Tokyo datum 35°39'17.5148" N, 139°44'40.5020" E; JGD2000 35°39'29.1572" N,
+    // 139°44'28.8759" E. The datums differ by about 450 m here; PROJ's Helmert shift is good
+    // to a few metres without the TKY2JGD grid, so 5e-5 degrees (about 5 m) is the bound.
+    let tokyo = ToCrs84::new("EPSG:4301").expect("Tokyo datum");
+    let c = tokyo
+        .coord(Coord {
+            x: dms(139.0, 44.0, 40.5020),
+            y: dms(35.0, 39.0, 17.5148),
+        })
+        .expect("in range");
+    let (lon, lat) = (dms(139.0, 44.0, 28.8759), dms(35.0, 39.0, 29.1572));
+    assert!(
+        (c.x - lon).abs() < 5e-5 && (c.y - lat).abs() < 5e-5,
+        "got ({}, {}), published JGD2000 ({lon}, {lat})",
+        c.x,
+        c.y
+    );
+}
