@@ -353,6 +353,19 @@ impl CatalogConfig {
                     format!("id_field \"{idf}\" is not a declared attribute"),
                 ));
             }
+            // Feature ids are shown to everyone who sees the layer.
+            if let Some(idf) = &layer.id_field
+                && layer.attributes.iter().any(|a| {
+                    &a.name == idf && a.audience.as_ref().is_some_and(|x| x != &layer.audience)
+                })
+            {
+                return Err(err(
+                    Some(id),
+                    format!(
+                        "id_field \"{idf}\" has a narrower audience than the layer, but feature ids are shown to everyone who sees the layer"
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -443,6 +456,22 @@ label_ja = "用途地域"
         let twice = format!("{MINIMAL}\n{}", MINIMAL.trim_start());
         let e = CatalogConfig::parse(&twice, Path::new("c")).unwrap_err();
         assert!(e.to_string().contains("more than one layer"), "{e}");
+    }
+
+    #[test]
+    fn id_field_may_not_be_hidden() {
+        let text = MINIMAL
+            .replace("name = \"用途地域\"", "name = \"区域ID\"")
+            .replace(
+                "label_ja = \"用途地域\"",
+                "label_ja = \"x\"\naudience = \"internal\"",
+            )
+            .replace(
+                "audience = \"public\"\n",
+                "audience = \"public\"\nid_field = \"区域ID\"\n",
+            );
+        let e = CatalogConfig::parse(&text, Path::new("c")).unwrap_err();
+        assert!(e.to_string().contains("feature ids are shown"), "{e}");
     }
 
     #[test]
