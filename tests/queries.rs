@@ -15,10 +15,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use machimap::access::Audience;
+use machimap::access::{Audience, Principal, View};
 use machimap::catalog::{Catalog, LayerReport, LiveCatalog};
 use machimap::config::{AttrType, CatalogConfig, LayerConfig, SourceFormat};
 use machimap::http::{AppState, router};
+use machimap::query::{self, Format, ItemsQuery};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value as Json};
@@ -54,6 +55,8 @@ const HIDDEN: [(&str, &str); 2] = [("roads", "補修予定年度"), ("shelters",
 
 struct Fixture {
     app: Router,
+    /// The same catalog as seen by staff holding every role: the internal layers' queries.
+    staff: View,
     config: CatalogConfig,
     reports: Vec<LayerReport>,
     dir: PathBuf,
@@ -100,9 +103,24 @@ fn fixture() -> &'static Fixture {
                 e.lines().join("\n")
             )
         });
-        let app = router(AppState {
-            catalog: Arc::new(LiveCatalog::new(catalog)),
-        });
+        let live = Arc::new(LiveCatalog::new(catalog));
+        let roles = config
+            .layers
+            .iter()
+            .filter_map(|l| match &l.audience {
+                Audience::Roles(r) => Some(r.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let staff = View::new(
+            live.snapshot(),
+            Principal::Staff {
+                user: "tester".into(),
+                roles,
+            },
+        );
+        let app = router(AppState { catalog: live });
         let mut forbidden: Vec<String> = config
             .layers
             .iter()
@@ -126,6 +144,7 @@ fn fixture() -> &'static Fixture {
         }
         Fixture {
             app,
+            staff,
             config,
             reports,
             dir,
@@ -809,10 +828,21 @@ fn gdal_reference(dir: &Path, l: &LayerConfig) -> RefLayer {
 /// GDAL's reading of every public layer, computed once.
 fn references() -> &'static BTreeMap<String, RefLayer> {
     static R: OnceLock<BTreeMap<String, RefLayer>> = OnceLock::new();
-    R.get_or_init(|| {
+    R.get_or_init(|| build_references(&PUBLIC))
+}
+
+/// GDAL's reading of every internal layer, computed once.
+fn internal_references() -> &'static BTreeMap<String, RefLayer> {
+    static R: OnceLock<BTreeMap<String, RefLayer>> = OnceLock::new();
+    R.get_or_init(|| build_references(&INTERNAL))
+}
+
+/// GDAL's reading of the given layers, in parallel.
+fn build_references(ids: &[&str]) -> BTreeMap<String, RefLayer> {
+    {
         let f = fixture();
         std::thread::scope(|s| {
-            let handles: Vec<_> = PUBLIC
+            let handles: Vec<_> = ids
                 .iter()
                 .map(|id| {
                     let l = layer_config(id);
@@ -825,7 +855,7 @@ fn references() -> &'static BTreeMap<String, RefLayer> {
                 .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         })
-    })
+    }
 }
 
 fn reference(id: &str) -> &'static RefLayer {
@@ -1106,6 +1136,49 @@ async fn bbox_matches_an_independent_brute_force() {
 // ---------------------------------------------------------------------------------------------
 // 2. counts
 // ---------------------------------------------------------------------------------------------
+
+/// The internal layers go through the same query engine; staff see them, so the brute force
+/// is checked through a staff `View` rather than over anonymous HTTP.
+#[test]
+fn internal_layers_answer_bbox_like_the_brute_force() {
+    let f = fixture();
+    let town = town();
+    for (n, id) in INTERNAL.iter().enumerate() {
+        let r = &internal_references()[*id];
+        assert!(!r.features.is_empty(), "GDAL reads no features in {id}");
+        let layer = f
+            .staff
+            .layer(id)
+            .expect("staff with every role see every layer");
+        let mut non_empty = 0;
+        for bx in &random_boxes(r, &town, 9_000 + n as u64) {
+            let pairs = vec![
+                ("bbox".to_string(), bx.param()),
+                ("limit".to_string(), "10000".to_string()),
+            ];
+            let q = ItemsQuery::parse(&pairs, &layer, f.staff.server(), Format::Json)
+                .expect("a valid query");
+            let page = query::execute(&layer, &q);
+            let served: Vec<String> = page
+                .indices
+                .iter()
+                .map(|&i| layer.layer().features[i].id.to_string())
+                .collect();
+            let ctx = format!("{id} bbox={}", bx.param());
+            let t =
+                check_against_brute_force(&ctx, r, std::slice::from_ref(bx), &|_| true, &served);
+            if t == 0 {
+                assert_eq!(
+                    page.matched,
+                    brute_force(r, bx).len(),
+                    "{ctx}: numberMatched"
+                );
+            }
+            non_empty += usize::from(!served.is_empty());
+        }
+        assert!(non_empty >= 20, "{id}: only {non_empty} boxes hit anything");
+    }
+}
 
 /// `Feature Count:` of `ogrinfo -ro -so -al`.
 fn ogrinfo_count(path: &Path) -> usize {
