@@ -342,3 +342,27 @@ async fn an_item_has_its_links_and_only_visible_properties() {
         "{rels:?}"
     );
 }
+
+#[tokio::test]
+async fn responses_are_compressed_when_the_client_accepts_it() {
+    let path = "/collections/zoning/items?limit=100";
+    let plain = get(path).await.json();
+    let req = Request::get(path)
+        .header(header::HOST, "test.local")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
+    let res = app().oneshot(req).await.unwrap();
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/geo+json");
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+        .unwrap();
+    let mut unzipped: Json = serde_json::from_str(&text).unwrap();
+    let mut plain = plain;
+    unzipped["timeStamp"] = Json::Null;
+    plain["timeStamp"] = Json::Null;
+    assert_eq!(unzipped, plain);
+    assert_eq!(unzipped["numberReturned"], 3);
+}
