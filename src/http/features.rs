@@ -56,12 +56,9 @@ fn self_links(url: &str, format: Format, json_type: &'static str) -> Vec<Link> {
 pub async fn landing(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
-    QueryPairs {
-        pairs: q,
-        preferred,
-    }: QueryPairs,
+    q: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let format = query::parse_metadata_params(&q, preferred)?;
+    let format = q.metadata_format()?;
     let s = view.server();
     let mut links = self_links(&format!("{base}/"), format, media::JSON);
     links.extend([
@@ -81,13 +78,8 @@ pub async fn landing(
     ))
 }
 
-pub async fn conformance(
-    QueryPairs {
-        pairs: q,
-        preferred,
-    }: QueryPairs,
-) -> Result<Response, ApiError> {
-    let format = query::parse_metadata_params(&q, preferred)?;
+pub async fn conformance(q: QueryPairs) -> Result<Response, ApiError> {
+    let format = q.metadata_format()?;
     Ok(document(
         json!({ "title": "Conformance", "conformsTo": CONFORMANCE }),
         format,
@@ -147,12 +139,9 @@ fn collection_doc(layer: &LayerView, base: &str, format: Format) -> Json {
 pub async fn collections(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
-    QueryPairs {
-        pairs: q,
-        preferred,
-    }: QueryPairs,
+    q: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let format = query::parse_metadata_params(&q, preferred)?;
+    let format = q.metadata_format()?;
     let cols: Vec<Json> = view
         .layers()
         .map(|l| collection_doc(&l, &base, Format::Json))
@@ -179,7 +168,7 @@ fn layer_and_format(
     q: &QueryPairs,
 ) -> Result<(LayerView, Format), ApiError> {
     let layer = visible_layer(view, id)?;
-    Ok((layer, query::parse_metadata_params(&q.pairs, q.preferred)?))
+    Ok((layer, q.metadata_format()?))
 }
 
 pub async fn collection(

@@ -123,6 +123,16 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     }
 }
 
+impl QueryPairs {
+    /// The format of a metadata request, whose only parameter is `f`.
+    pub fn metadata_format(&self) -> Result<Format, ApiError> {
+        Ok(crate::query::parse_metadata_params(
+            &self.pairs,
+            self.preferred,
+        )?)
+    }
+}
+
 /// HTML when the Accept header lists `text/html` before any JSON type (what browsers send);
 /// JSON otherwise, including `*/*` and no header (what GIS clients and curl send).
 fn preferred_format(headers: &HeaderMap) -> Format {
