@@ -264,6 +264,9 @@ async fn queryables_are_a_json_schema_of_visible_attributes() {
 async fn html_pages_for_people() {
     for path in [
         "/?f=html",
+        "/api?f=html",
+        "/conformance?f=html",
+        "/collections/zoning/queryables?f=html",
         "/collections?f=html",
         "/collections/zoning?f=html",
         "/collections/zoning/items?f=html",
@@ -297,9 +300,15 @@ async fn browsers_get_html_and_f_overrides_accept() {
     assert_eq!(r.content_type, "application/geo+json");
     let r = get_accepting("/collections", "*/*").await;
     assert_eq!(r.content_type, "application/json");
-    // The API definition stays JSON for a browser.
+    // A browser gets a page linking the JSON definition; clients asking JSON get the document.
     let r = get_accepting("/api", browser).await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.content_type.starts_with("text/html"),
+        "{}",
+        r.content_type
+    );
+    assert!(r.body.contains("/api?f=json") && r.body.contains("/collections/zoning/items"));
+    let r = get_accepting("/api", "application/vnd.oai.openapi+json;version=3.0").await;
     assert!(
         r.content_type
             .starts_with("application/vnd.oai.openapi+json")

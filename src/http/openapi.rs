@@ -2,26 +2,19 @@
 //! the collections and filterable attributes that caller may use.
 
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, BaseUrl, CurrentView, QueryPairs};
-use crate::encode::media;
-use crate::query::{self, Format};
+use crate::encode::{Link, html, media};
+use crate::query::Format;
 
 pub async fn api(
     CurrentView(view): CurrentView,
     BaseUrl(base): BaseUrl,
-    QueryPairs { pairs: q, .. }: QueryPairs,
+    q: QueryPairs,
 ) -> Result<Response, ApiError> {
-    // The definition is JSON whatever a browser's Accept header prefers; only an explicit
-    // f=html is refused.
-    if query::parse_metadata_params(&q, Format::Json)? == Format::Html {
-        return Err(ApiError::BadParameter(query::QueryError {
-            param: "f".into(),
-            message: "the API definition is only available as JSON".into(),
-        }));
-    }
+    let format = q.metadata_format()?;
     let s = view.server();
     let max = s.max_limit;
     let default = s.default_limit;
@@ -126,5 +119,27 @@ pub async fn api(
             }
         }
     });
-    Ok(([(header::CONTENT_TYPE, media::OPENAPI)], doc.to_string()).into_response())
+    Ok(match format {
+        Format::Json => ([(header::CONTENT_TYPE, media::OPENAPI)], doc.to_string()).into_response(),
+        Format::Html => Html(html::render(&html_summary(&doc, &base))).into_response(),
+    })
+}
+
+/// A page for people: the API's title, a link to the JSON definition and every path.
+fn html_summary(doc: &serde_json::Value, base: &str) -> serde_json::Value {
+    let mut links = vec![
+        Link::new(format!("{base}/api?f=json"), "service-desc", media::OPENAPI)
+            .titled("OpenAPI 3.0 definition (JSON)"),
+    ];
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, item) in paths {
+            let summary = item["get"]["summary"].as_str().unwrap_or(path);
+            links.push(Link::new(format!("{base}{path}"), "related", media::JSON).titled(summary));
+        }
+    }
+    json!({
+        "title": doc["info"]["title"],
+        "description": "OpenAPI 3.0 definition of this server; the JSON document is linked below.",
+        "links": links,
+    })
 }
