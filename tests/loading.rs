@@ -306,3 +306,67 @@ fn validate_passes_on_a_valid_catalog_and_reports_counts() {
         "{stdout}"
     );
 }
+
+/// Every file of the sample town, cut short or with bytes overwritten at random places, must
+/// load or be refused with problems — never crash its reader (the catalog would then report
+/// "the loader crashed").
+#[test]
+fn damaged_files_are_refused_without_crashing() {
+    use rand::{Rng, SeedableRng};
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(&data).unwrap() {
+        let dir = dir.unwrap().path();
+        if dir.is_dir() {
+            for f in std::fs::read_dir(&dir).unwrap() {
+                files.push(f.unwrap().path());
+            }
+        }
+    }
+    assert!(files.len() >= 15, "sample files: {files:?}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let mut refused = 0;
+    for file in &files {
+        let original = std::fs::read(file).unwrap();
+        for round in 0..6 {
+            let tmp = tempfile::tempdir().unwrap();
+            copy_tree(&data, tmp.path());
+            let target = tmp.path().join(file.strip_prefix(&data).unwrap());
+            let mut bytes = original.clone();
+            if round % 2 == 0 {
+                bytes.truncate(rng.random_range(0..bytes.len().max(1)));
+            } else {
+                for _ in 0..8 {
+                    let i = rng.random_range(0..bytes.len().max(1));
+                    if let Some(b) = bytes.get_mut(i) {
+                        *b = rng.random();
+                    }
+                }
+            }
+            std::fs::write(&target, &bytes).unwrap();
+            if let Err(e) = Catalog::load(tmp.path()) {
+                refused += 1;
+                for line in e.lines() {
+                    assert!(!line.contains("crashed"), "{}: {line}", target.display());
+                }
+            }
+        }
+    }
+    assert!(
+        refused > files.len(),
+        "too few damaged files were refused: {refused}"
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
