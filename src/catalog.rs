@@ -232,17 +232,8 @@ fn within_extent(
          is the CRS right? ({} from {origin})",
         c.x,
         c.y,
-        short_crs(crs)
+        crs::short(crs)
     ))
-}
-
-/// A CRS for a message: WKT is cut to its first words.
-fn short_crs(crs: &str) -> String {
-    let mut s: String = crs.chars().take(60).collect();
-    if crs.chars().count() > 60 {
-        s.push('…');
-    }
-    s
 }
 
 /// RFC 7946 §3.1.6: exterior rings counterclockwise, holes clockwise.

@@ -120,7 +120,7 @@ impl ToCrs84 {
 }
 
 /// Long WKT would swamp an error message; keep its start.
-fn short(s: &str) -> String {
+pub(crate) fn short(s: &str) -> String {
     const MAX: usize = 80;
     if s.chars().count() <= MAX {
         s.to_string()
