@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         "layer", "p50 µs", "p99 µs", "max µs", "avg feats"
     );
     for layer in view.layers() {
-        let Some(ext) = layer.layer().extent else {
+        let Some(ext) = layer.extent() else {
             continue;
         };
         let mut times = Vec::with_capacity(2000);
@@ -71,13 +71,7 @@ fn main() -> anyhow::Result<()> {
             let page = query::execute(&layer, &q);
             out.clear();
             for &i in &page.indices {
-                write_feature(
-                    &mut out,
-                    &layer.layer().features[i],
-                    &layer.layer().schema,
-                    q.output_indices(&layer),
-                    None,
-                );
+                write_feature(&mut out, &layer, i, q.output_attrs(&layer), None);
             }
             times.push(t.elapsed().as_secs_f64() * 1e6);
             returned += page.indices.len();

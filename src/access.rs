@@ -8,9 +8,11 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
+use geo::{Geometry, Rect};
+
 use crate::catalog::Catalog;
-use crate::config::ServerConfig;
-use crate::layer::{Attribute, Layer};
+use crate::config::{LayerConfig, ServerConfig};
+use crate::layer::{Attribute, FeatureId, Layer, Value};
 
 /// Who may see a layer or an attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,13 +88,24 @@ impl<'de> Deserialize<'de> for Audience {
 /// Whoever is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    /// A resident on the public map; the only principal until sign-in exists.
+    /// A resident on the public map, or anyone not signed in.
     Anonymous,
-    /// A signed-in staff member with their roles.
+    /// A signed-in staff member with their department and roles.
     Staff {
         user: String,
+        department: String,
         roles: BTreeSet<String>,
     },
+}
+
+impl Principal {
+    /// The name written to the audit log: the user, or `-` for anonymous callers.
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::Anonymous => "-",
+            Principal::Staff { user, .. } => user,
+        }
+    }
 }
 
 /// The catalog as one principal sees it.
@@ -129,51 +142,119 @@ impl View {
         if !layer.meta.audience.admits(&self.principal) {
             return None;
         }
-        let attrs = layer
+        let visible: Vec<bool> = layer
             .schema
             .iter()
-            .enumerate()
-            .filter(|(_, a)| a.audience.admits(&self.principal))
-            .map(|(i, _)| i)
+            .map(|a| a.audience.admits(&self.principal))
+            .collect();
+        let attrs = (0..visible.len())
+            .filter(|&i| visible[i])
+            .map(VisibleAttr)
             .collect();
         Some(LayerView {
             layer: Arc::clone(layer),
             attrs: Arc::new(attrs),
+            visible: Arc::new(visible),
         })
     }
 }
 
+/// A visible attribute of one `LayerView`. Only a view hands these out, so code holding one
+/// has been told by the view that the principal may see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisibleAttr(usize);
+
 /// One visible layer with only its visible attributes. Cheap to clone; owns an `Arc` of the
 /// layer so a response can keep streaming after the catalog is swapped.
+///
+/// It deliberately does not hand out the `Layer`: geometry, ids and metadata are reachable
+/// directly, attribute values only through a `VisibleAttr`.
 #[derive(Clone)]
 pub struct LayerView {
     layer: Arc<Layer>,
-    attrs: Arc<Vec<usize>>,
+    attrs: Arc<Vec<VisibleAttr>>,
+    /// `visible[i]` for each schema index, checked again on every value read.
+    visible: Arc<Vec<bool>>,
 }
 
 impl LayerView {
-    /// The layer's features and index. Query execution reads them; attribute values must only be
-    /// reached through the indices this view hands out.
-    pub fn layer(&self) -> &Layer {
-        &self.layer
-    }
-
     pub fn id(&self) -> &str {
         &self.layer.meta.id
     }
 
-    /// Visible attributes as (schema index, attribute), in schema order.
-    pub fn attributes(&self) -> impl Iterator<Item = (usize, &Attribute)> + '_ {
-        self.attrs.iter().map(|&i| (i, &self.layer.schema[i]))
+    /// The layer's catalog entry (titles, licence, department). The catalog refuses metadata
+    /// that names an attribute hidden from part of the layer's audience.
+    pub fn meta(&self) -> &LayerConfig {
+        &self.layer.meta
+    }
+
+    /// Whether reads are written to the audit log: layers for named roles only, which is where
+    /// personal data (people needing evacuation help) lives.
+    pub fn is_restricted(&self) -> bool {
+        matches!(self.layer.meta.audience, Audience::Roles(_))
+    }
+
+    /// The extent of every feature, CRS84.
+    pub fn extent(&self) -> Option<Rect<f64>> {
+        self.layer.extent
+    }
+
+    /// Number of features.
+    pub fn len(&self) -> usize {
+        self.layer.features.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.layer.features.is_empty()
+    }
+
+    /// Indices of the features whose geometry intersects `bbox`, in layer order.
+    pub fn intersecting(&self, bbox: &Rect<f64>) -> Vec<usize> {
+        self.layer.intersecting(bbox)
+    }
+
+    /// The index of the feature with this id.
+    pub fn position_of(&self, id: &str) -> Option<usize> {
+        self.layer.position_of(id)
+    }
+
+    /// The id of feature `i`.
+    pub fn feature_id(&self, i: usize) -> &FeatureId {
+        &self.layer.features[i].id
+    }
+
+    /// The geometry of feature `i`.
+    pub fn geometry(&self, i: usize) -> &Geometry<f64> {
+        &self.layer.features[i].geometry
+    }
+
+    /// The value of a visible attribute of feature `i`. An attribute of another view that this
+    /// one hides reads as null.
+    pub fn value(&self, i: usize, attr: VisibleAttr) -> &Value {
+        if self.visible.get(attr.0).copied().unwrap_or(false) {
+            &self.layer.features[i].properties[attr.0]
+        } else {
+            &Value::Null
+        }
+    }
+
+    /// Visible attributes, in schema order.
+    pub fn attributes(&self) -> impl Iterator<Item = (VisibleAttr, &Attribute)> + '_ {
+        self.attrs.iter().map(|&a| (a, &self.layer.schema[a.0]))
     }
 
     /// A visible attribute by name; hidden ones are indistinguishable from unknown ones.
-    pub fn attribute(&self, name: &str) -> Option<(usize, &Attribute)> {
+    pub fn attribute(&self, name: &str) -> Option<(VisibleAttr, &Attribute)> {
         self.attributes().find(|(_, a)| a.name == name)
     }
 
-    /// Schema indices of every visible attribute.
-    pub fn visible_indices(&self) -> &[usize] {
+    /// The schema entry of a visible attribute.
+    pub fn schema(&self, attr: VisibleAttr) -> &Attribute {
+        &self.layer.schema[attr.0]
+    }
+
+    /// Every visible attribute.
+    pub fn visible(&self) -> &[VisibleAttr] {
         &self.attrs
     }
 }
@@ -191,10 +272,12 @@ mod tests {
         let anon = Principal::Anonymous;
         let welfare = Principal::Staff {
             user: "a".into(),
+            department: "福祉課".into(),
             roles: roles(&["staff", "welfare"]),
         };
         let water = Principal::Staff {
             user: "b".into(),
+            department: "上下水道課".into(),
             roles: roles(&["staff", "water"]),
         };
         let restricted = Audience::Roles(roles(&["welfare", "disaster"]));

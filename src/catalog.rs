@@ -120,6 +120,21 @@ impl Catalog {
         &self.layers
     }
 
+    /// Every role named by a layer or attribute audience.
+    pub fn audience_roles(&self) -> std::collections::BTreeSet<String> {
+        let mut roles = std::collections::BTreeSet::new();
+        for layer in &self.layers {
+            let audiences = std::iter::once(&layer.meta.audience)
+                .chain(layer.schema.iter().map(|a| &a.audience));
+            for a in audiences {
+                if let crate::access::Audience::Roles(r) = a {
+                    roles.extend(r.iter().cloned());
+                }
+            }
+        }
+        roles
+    }
+
     /// A layer by id, whatever its audience. Only `access::View` should call this.
     pub(crate) fn layer(&self, id: &str) -> Option<&Arc<Layer>> {
         self.layers.iter().find(|l| l.meta.id == id)

@@ -56,6 +56,87 @@ pub struct ServerConfig {
     /// feature must lie within it (give or take `EXTENT_MARGIN`), which catches data delivered
     /// in another CRS than declared (a wrong zone, degrees taken for metres). Default: unset.
     pub extent: Option<[f64; 4]>,
+    /// Sign-in, sessions and public hygiene. Read when the server starts (a reload keeps them).
+    #[serde(default)]
+    pub security: SecurityConfig,
+}
+
+/// Sign-in, session and public-hygiene settings (`[server.security]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Hours a session lasts from sign-in. Default 8 (a working day).
+    pub session_hours: u32,
+    /// Failed sign-ins in a row after which the user name is locked. Default 5.
+    pub max_failed_logins: u32,
+    /// Minutes of the first lock; each further failure doubles it, up to a day. Default 15.
+    pub lockout_minutes: u32,
+    /// Mark the session cookie `Secure` (with the `__Host-` prefix). Browsers accept such
+    /// cookies over HTTPS and on `http://localhost`. Default true; turn off only to test over
+    /// plain HTTP on another host.
+    pub secure_cookie: bool,
+    /// Requests per minute from one client address by callers who are not signed in; 0 means
+    /// no limit. Bursts of a quarter of it are allowed. Default 600.
+    pub public_requests_per_minute: u32,
+    /// Sign-in attempts per minute from one client address; 0 means no limit. Default 10.
+    pub login_attempts_per_minute: u32,
+    /// Largest request body, bytes. Default 1 MiB.
+    pub max_body_bytes: usize,
+    /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For` entry
+    /// (for rate limits and the audit log). Default false.
+    pub behind_proxy: bool,
+    /// Origins (`https://host`) the web maps may load background tiles, glyphs and sprites
+    /// from, added to the Content-Security-Policy. Default: the GSI tile server.
+    pub map_origins: Vec<String>,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            session_hours: 8,
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+            secure_cookie: true,
+            public_requests_per_minute: 600,
+            login_attempts_per_minute: 10,
+            max_body_bytes: 1 << 20,
+            behind_proxy: false,
+            map_origins: vec!["https://cyberjapandata.gsi.go.jp".into()],
+        }
+    }
+}
+
+impl SecurityConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.session_hours == 0 || self.session_hours > 24 * 30 {
+            return Err("server.security.session_hours must be 1 to 720".into());
+        }
+        if self.max_failed_logins == 0 || self.lockout_minutes == 0 {
+            return Err(
+                "server.security.max_failed_logins and lockout_minutes must be positive".into(),
+            );
+        }
+        if self.max_body_bytes < 1024 {
+            return Err("server.security.max_body_bytes must be at least 1024".into());
+        }
+        for o in &self.map_origins {
+            let host = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"));
+            // The value goes into a header: only a plain origin may pass.
+            let ok = host.is_some_and(|h| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
+            });
+            if !ok {
+                return Err(format!(
+                    "server.security.map_origins: \"{o}\" is not an origin like https://tiles.example.jp"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How far (degrees, about 5 km) features may reach beyond `ServerConfig::extent`: hiking
@@ -84,6 +165,7 @@ impl Default for ServerConfig {
             default_limit: default_limit(),
             max_limit: max_limit(),
             extent: None,
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -248,6 +330,7 @@ impl CatalogConfig {
                 ),
             ));
         }
+        s.security.check().map_err(|m| err(None, m))?;
         if let Some([w, so, e, n]) = s.extent {
             let ok = [w, so, e, n].iter().all(|v| v.is_finite())
                 && (-180.0..=180.0).contains(&w)

@@ -4,9 +4,12 @@
 //! Data flows one way: `source` reads files, `crs` reprojects them to CRS84, `layer` indexes
 //! them, `catalog` holds them all, `access::View` is what one principal may see, `query`
 //! answers requests against a view, `encode` writes the answers and `http` is the thin axum
-//! front. Nothing below `http` imports axum.
+//! front. Nothing below `http` imports axum. `store` is the embedded SQLite file that
+//! holds staff users (`auth`) and the append-only `audit` log.
 
 pub mod access;
+pub mod audit;
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod crs;
@@ -16,3 +19,4 @@ pub mod layer;
 pub mod query;
 pub mod sample;
 pub mod source;
+pub mod store;

@@ -1,13 +1,15 @@
 //! The `machimap` command: serve the catalog, validate it, or generate the sample town.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use machimap::auth::{ADMIN_ROLE, Actor, Auth, Clock, Policy};
 use machimap::catalog::{Catalog, LayerReport, LiveCatalog, LoadError};
 use machimap::http::{AppState, router};
+use machimap::store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -16,6 +18,14 @@ use machimap::http::{AppState, router};
     about = "まちマップ — integrated GIS map server (OGC API – Features)"
 )]
 struct Cli {
+    /// The store of staff users, sessions and the audit log (SQLite; created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "MACHIMAP_STORE",
+        default_value = "var/machimap.sqlite"
+    )]
+    store: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,6 +56,67 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         scale: u32,
     },
+    /// Manage staff users (the first admin is created here).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage roles.
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Print the audit log, newest first.
+    Audit {
+        /// Only this user's entries.
+        #[arg(long)]
+        actor: Option<String>,
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is asked for (or read from stdin with --password-stdin).
+    Add {
+        name: String,
+        /// Department, e.g. 情報政策課.
+        #[arg(long)]
+        department: String,
+        /// Comma-separated roles, e.g. admin,staff.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users with their department and roles.
+    List,
+    /// Replace a user's roles (effective on their next request).
+    Roles {
+        name: String,
+        /// Comma-separated roles; empty for none.
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        set: Vec<String>,
+    },
+    /// Set a new password; the user's sessions end.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete a user; their sessions end.
+    Delete { name: String },
+}
+
+#[derive(Subcommand)]
+enum RoleCommand {
+    /// Create a role.
+    Add {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List roles.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -56,8 +127,27 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Serve { data, bind } => serve(data, bind),
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { data, bind } => serve(data, bind, &cli.store),
+        Command::User(cmd) => admin_command(&cli.store, |auth| user_command(auth, cmd)),
+        Command::Role(cmd) => admin_command(&cli.store, |auth| role_command(auth, cmd)),
+        Command::Audit { actor, limit } => admin_command(&cli.store, |auth| {
+            let filter = machimap::audit::Filter {
+                actor,
+                limit,
+                ..Default::default()
+            };
+            let (entries, total) = machimap::audit::list(auth.store(), &filter)?;
+            for e in entries.iter().rev() {
+                println!(
+                    "{} {:<16} {:<16} {:<20} {} {}",
+                    e.at, e.actor, e.action, e.target, e.client, e.detail
+                );
+            }
+            println!("{} of {total} entries", entries.len());
+            Ok(())
+        }),
         Command::Validate { dir } => validate(dir),
         Command::Sample { out, scale } => match machimap::sample::generate(&out, scale) {
             Ok(summary) => {
@@ -110,7 +200,130 @@ fn validate(dir: PathBuf) -> ExitCode {
     }
 }
 
-fn serve(data: PathBuf, bind: SocketAddr) -> ExitCode {
+/// The actor the command line acts as in the audit log: the OS user at the terminal.
+fn cli_actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+fn admin_command(store: &Path, f: impl FnOnce(&Auth) -> anyhow::Result<()>) -> ExitCode {
+    let run = || -> anyhow::Result<()> {
+        let store = Arc::new(Store::open(store)?);
+        let auth = Auth::new(store, Clock::System, Policy::default())?;
+        f(&auth)
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = rpassword::prompt_password("password: ")?;
+    let again = rpassword::prompt_password("again: ")?;
+    anyhow::ensure!(first == again, "the two passwords differ");
+    Ok(first)
+}
+
+fn user_command(auth: &Auth, cmd: UserCommand) -> anyhow::Result<()> {
+    let actor_name = cli_actor();
+    let actor = Actor {
+        name: &actor_name,
+        client: "cli",
+    };
+    match cmd {
+        UserCommand::Add {
+            name,
+            department,
+            roles,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            let user = auth.add_user(actor, &name, &department, &roles, &password)?;
+            println!(
+                "created user {} ({}) with roles [{}]",
+                user.name,
+                user.department,
+                join(&user.roles)
+            );
+        }
+        UserCommand::List => {
+            for u in auth.users()? {
+                println!("{:<24} {:<16} [{}]", u.name, u.department, join(&u.roles));
+            }
+        }
+        UserCommand::Roles { name, set } => {
+            let set: Vec<String> = set.into_iter().filter(|r| !r.is_empty()).collect();
+            let user = auth.set_roles(actor, &name, &set)?;
+            println!("{} now has roles [{}]", user.name, join(&user.roles));
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            auth.set_password(actor, &name, &password)?;
+            println!("password of {name} changed; their sessions have ended");
+        }
+        UserCommand::Delete { name } => {
+            auth.delete_user(actor, &name)?;
+            println!("deleted user {name}");
+        }
+    }
+    Ok(())
+}
+
+fn role_command(auth: &Auth, cmd: RoleCommand) -> anyhow::Result<()> {
+    match cmd {
+        RoleCommand::Add { name, description } => {
+            let actor_name = cli_actor();
+            let actor = Actor {
+                name: &actor_name,
+                client: "cli",
+            };
+            auth.add_role(actor, &name, &description)?;
+            println!("role {name} exists");
+        }
+        RoleCommand::List => {
+            for (name, description) in auth.roles()? {
+                println!("{name:<16} {description}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn join(roles: &std::collections::BTreeSet<String>) -> String {
+    roles
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Roles named by layer or attribute audiences that the store does not know: nobody can be
+/// given them, so those layers would be visible to no one.
+fn unknown_audience_roles(catalog: &Catalog, auth: &Auth) -> anyhow::Result<Vec<String>> {
+    let known: std::collections::BTreeSet<String> =
+        auth.roles()?.into_iter().map(|(n, _)| n).collect();
+    let missing = catalog
+        .audience_roles()
+        .into_iter()
+        .filter(|r| !known.contains(r));
+    Ok(missing.into_iter().collect())
+}
+
+fn serve(data: PathBuf, bind: SocketAddr, store_path: &Path) -> ExitCode {
     let (catalog, reports) = match Catalog::load(&data) {
         Ok(c) => c,
         Err(e) => {
@@ -130,14 +343,46 @@ fn serve(data: PathBuf, bind: SocketAddr) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let store = match Store::open(store_path) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let live = Arc::new(LiveCatalog::new(catalog));
+    let state = match AppState::new(Arc::clone(&live), store) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match unknown_audience_roles(&live.snapshot(), &state.auth) {
+        Ok(missing) if !missing.is_empty() => eprintln!(
+            "warning: the catalog names roles the store does not have: {} (add them with `machimap role add`)",
+            missing.join(", ")
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: cannot list roles: {e:#}"),
+    }
+    match state.auth.users() {
+        Ok(users) if !users.iter().any(|u| u.roles.contains(ADMIN_ROLE)) => eprintln!(
+            "note: no admin yet; create one with `machimap user add NAME --department 情報政策課 --roles admin,staff`"
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: cannot list users: {e}"),
+    }
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         println!("machimap listening on http://{}", listener.local_addr()?);
         tokio::spawn(reload_on_sighup(data.clone(), Arc::clone(&live)));
-        axum::serve(listener, router(AppState { catalog: live }))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(
+            listener,
+            router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

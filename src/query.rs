@@ -4,7 +4,7 @@
 
 use geo::Rect;
 
-use crate::access::LayerView;
+use crate::access::{LayerView, VisibleAttr};
 use crate::config::ServerConfig;
 use crate::layer::Value;
 
@@ -16,11 +16,17 @@ pub struct QueryError {
     pub message: String,
 }
 
-fn bad(param: &str, message: impl Into<String>) -> QueryError {
-    QueryError {
-        param: param.to_string(),
-        message: message.into(),
+impl QueryError {
+    pub fn new(param: &str, message: impl Into<String>) -> QueryError {
+        QueryError {
+            param: param.to_string(),
+            message: message.into(),
+        }
     }
+}
+
+fn bad(param: &str, message: impl Into<String>) -> QueryError {
+    QueryError::new(param, message)
 }
 
 /// Output format asked for with `f`.
@@ -63,10 +69,10 @@ pub fn parse_metadata_params(
 pub struct ItemsQuery {
     /// One rectangle, or two when the box crosses the antimeridian.
     pub bbox: Option<Vec<Rect<f64>>>,
-    /// Equality filters: (schema index, value).
-    pub filters: Vec<(usize, Value)>,
-    /// Schema indices to output; `None` is every visible attribute.
-    pub properties: Option<Vec<usize>>,
+    /// Equality filters: (attribute, value).
+    pub filters: Vec<(VisibleAttr, Value)>,
+    /// Attributes to output; `None` is every visible attribute.
+    pub properties: Option<Vec<VisibleAttr>>,
     pub limit: usize,
     pub offset: usize,
     pub format: Format,
@@ -122,11 +128,9 @@ impl ItemsQuery {
         Ok(q)
     }
 
-    /// The indices to write: the requested properties, else all visible ones.
-    pub fn output_indices<'a>(&'a self, layer: &'a LayerView) -> &'a [usize] {
-        self.properties
-            .as_deref()
-            .unwrap_or(layer.visible_indices())
+    /// The attributes to write: the requested properties, else all visible ones.
+    pub fn output_attrs<'a>(&'a self, layer: &'a LayerView) -> &'a [VisibleAttr] {
+        self.properties.as_deref().unwrap_or(layer.visible())
     }
 }
 
@@ -190,7 +194,7 @@ pub fn parse_bbox(v: &str) -> Result<Vec<Rect<f64>>, QueryError> {
     }
 }
 
-fn parse_properties(v: &str, layer: &LayerView) -> Result<Vec<usize>, QueryError> {
+fn parse_properties(v: &str, layer: &LayerView) -> Result<Vec<VisibleAttr>, QueryError> {
     if v.is_empty() {
         return Ok(Vec::new());
     }
@@ -246,23 +250,19 @@ pub struct Page {
 /// Runs the query. Results are in layer order, so `offset` paging is exact and stable over an
 /// immutable layer.
 pub fn execute(layer: &LayerView, q: &ItemsQuery) -> Page {
-    let l = layer.layer();
-    let matches = |i: &usize| {
-        let props = &l.features[*i].properties;
-        q.filters.iter().all(|(a, v)| &props[*a] == v)
-    };
+    let matches = |i: &usize| q.filters.iter().all(|(a, v)| layer.value(*i, *a) == v);
     let candidates: Box<dyn Iterator<Item = usize>> = match &q.bbox {
-        None => Box::new(0..l.features.len()),
-        Some(rects) if rects.len() == 1 => Box::new(l.intersecting(&rects[0]).into_iter()),
+        None => Box::new(0..layer.len()),
+        Some(rects) if rects.len() == 1 => Box::new(layer.intersecting(&rects[0]).into_iter()),
         Some(rects) => {
-            let mut all: Vec<usize> = rects.iter().flat_map(|r| l.intersecting(r)).collect();
+            let mut all: Vec<usize> = rects.iter().flat_map(|r| layer.intersecting(r)).collect();
             all.sort_unstable();
             all.dedup();
             Box::new(all.into_iter())
         }
     };
     if q.filters.is_empty() && q.bbox.is_none() {
-        let n = l.features.len();
+        let n = layer.len();
         let start = q.offset.min(n);
         let end = start.saturating_add(q.limit).min(n);
         return Page {

@@ -11,13 +11,16 @@ use std::process::{Child, Command, Stdio};
 struct Server {
     child: Child,
     url: String,
+    _store: tempfile::TempDir,
 }
 
 impl Server {
     fn start(data: &Path) -> Server {
+        let store = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_machimap"))
             .args(["serve", "--bind", "127.0.0.1:0", "--data"])
             .arg(data)
+            .env("MACHIMAP_STORE", store.path().join("store.sqlite"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -35,7 +38,11 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, url }
+        Server {
+            child,
+            url,
+            _store: store,
+        }
     }
 }
 

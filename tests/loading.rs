@@ -84,40 +84,36 @@ fn shift_jis_text_holes_and_multipolygons_survive_loading() {
         std::sync::Arc::new(catalog),
         machimap::access::Principal::Staff {
             user: "test".into(),
+            department: "情報政策課".into(),
             roles: Default::default(),
         },
     );
-    let zoning = view.layer("zoning").unwrap();
-    let z = zoning.layer();
-    let (name_idx, _) = zoning.attribute("用途地域").unwrap();
-    let f1 = &z.features[z.position_of("1").unwrap()];
-    assert_eq!(f1.properties[name_idx], Value::Str("商業地域".into()));
-    match &f1.geometry {
+    let z = view.layer("zoning").unwrap();
+    let (name_attr, _) = z.attribute("用途地域").unwrap();
+    let f1 = z.position_of("1").unwrap();
+    assert_eq!(z.value(f1, name_attr), &Value::Str("商業地域".into()));
+    match z.geometry(f1) {
         Geometry::Polygon(p) => assert_eq!(p.interiors().len(), 1, "the hole is kept"),
         g => panic!("expected a polygon, got {g:?}"),
     }
-    let f3 = &z.features[z.position_of("3").unwrap()];
-    assert!(matches!(&f3.geometry, Geometry::MultiPolygon(m) if m.0.len() == 2));
+    let f3 = z.position_of("3").unwrap();
+    assert!(matches!(z.geometry(f3), Geometry::MultiPolygon(m) if m.0.len() == 2));
     // Zone IX (-66000 E, 2000 N) is near lon 139.27, lat 36.02: reprojected, not raw metres.
-    let r = z.extent.unwrap();
+    let r = z.extent().unwrap();
     assert!(
         r.min().x > 139.0 && r.max().x < 139.2 && r.min().y > 35.9 && r.max().y < 36.1,
         "{r:?}"
     );
 
-    let shelters = view.layer("shelters").unwrap();
-    let s = shelters.layer();
-    let (n, _) = shelters.attribute("名称").unwrap();
-    let (flood, _) = shelters.attribute("災害種別_洪水").unwrap();
-    assert_eq!(
-        s.features[0].properties[n],
-        Value::Str("みどり野小学校".into())
-    );
-    assert_eq!(s.features[0].properties[flood], Value::Bool(true));
-    assert_eq!(s.features[1].properties[flood], Value::Null);
+    let s = view.layer("shelters").unwrap();
+    let (n, _) = s.attribute("名称").unwrap();
+    let (flood, _) = s.attribute("災害種別_洪水").unwrap();
+    assert_eq!(s.value(0, n), &Value::Str("みどり野小学校".into()));
+    assert_eq!(s.value(0, flood), &Value::Bool(true));
+    assert_eq!(s.value(1, flood), &Value::Null);
 
     let roads = view.layer("roads").unwrap();
-    assert!(roads.layer().position_of("2-014").is_some());
+    assert!(roads.position_of("2-014").is_some());
 }
 
 /// Loads a broken copy and returns every error line.
@@ -142,9 +138,11 @@ fn cli_refuses(dir: &Path, expect: &str) {
         stderr.contains(expect),
         "validate output lacks {expect:?}: {stderr}"
     );
+    let store = tempfile::tempdir().unwrap();
     let out = Command::new(bin)
         .args(["serve", "--bind", "127.0.0.1:0", "--data"])
         .arg(dir)
+        .env("MACHIMAP_STORE", store.path().join("store.sqlite"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

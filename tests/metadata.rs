@@ -11,8 +11,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
+use machimap::auth::Clock;
 use machimap::catalog::{Catalog, LiveCatalog};
+use machimap::config::SecurityConfig;
 use machimap::http::{AppState, router};
+use machimap::store::Store;
 use serde_json::Value as Json;
 use tower::ServiceExt;
 
@@ -26,9 +29,15 @@ fn app() -> Router {
         let (c, _) = Catalog::load(&town()).unwrap_or_else(|e| panic!("{:?}", e.lines()));
         Arc::new(LiveCatalog::new(c))
     });
-    router(AppState {
-        catalog: Arc::clone(live),
-    })
+    // Many requests from one in-process "client": the public rate limit is tested elsewhere.
+    let security = SecurityConfig {
+        public_requests_per_minute: 0,
+        ..SecurityConfig::default()
+    };
+    let store = Arc::new(Store::in_memory().expect("store"));
+    router(
+        AppState::with_settings(Arc::clone(live), store, security, Clock::System).expect("state"),
+    )
 }
 
 struct Reply {

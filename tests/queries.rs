@@ -16,10 +16,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use machimap::access::{Audience, Principal, View};
+use machimap::auth::Clock;
 use machimap::catalog::{Catalog, LayerReport, LiveCatalog};
+use machimap::config::SecurityConfig;
 use machimap::config::{AttrType, CatalogConfig, LayerConfig, SourceFormat};
 use machimap::http::{AppState, router};
 use machimap::query::{self, Format, ItemsQuery};
+use machimap::store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value as Json};
@@ -117,10 +120,19 @@ fn fixture() -> &'static Fixture {
             live.snapshot(),
             Principal::Staff {
                 user: "tester".into(),
+                department: "情報政策課".into(),
                 roles,
             },
         );
-        let app = router(AppState { catalog: live });
+        // Thousands of requests from one in-process "client": the public rate limit is
+        // tested on its own.
+        let security = SecurityConfig {
+            public_requests_per_minute: 0,
+            ..SecurityConfig::default()
+        };
+        let store = Arc::new(Store::in_memory().expect("store"));
+        let app =
+            router(AppState::with_settings(live, store, security, Clock::System).expect("state"));
         let mut forbidden: Vec<String> = config
             .layers
             .iter()
@@ -1162,7 +1174,7 @@ fn internal_layers_answer_bbox_like_the_brute_force() {
             let served: Vec<String> = page
                 .indices
                 .iter()
-                .map(|&i| layer.layer().features[i].id.to_string())
+                .map(|&i| layer.feature_id(i).to_string())
                 .collect();
             let ctx = format!("{id} bbox={}", bx.param());
             let t =

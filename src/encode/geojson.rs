@@ -5,7 +5,8 @@ use std::io::Write;
 
 use geo::{Coord, Geometry, LineString, Polygon};
 
-use crate::layer::{Attribute, Feature, FeatureId, Value};
+use crate::access::{LayerView, VisibleAttr};
+use crate::layer::{FeatureId, Value};
 
 /// Writes a number with at most 7 decimals (1 cm at the equator is ~9e-8 degrees) and no
 /// trailing zeros.
@@ -142,27 +143,27 @@ pub fn write_id(out: &mut Vec<u8>, id: &FeatureId) {
     }
 }
 
-/// Writes one Feature object with only the attributes at `attrs` (schema indices). `extra`,
-/// if given, is written as further members (e.g. `"links":[…]`) without a leading comma.
+/// Writes feature `i` of `layer` with only the attributes `attrs`. `extra`, if given, is
+/// written as further members (e.g. `"links":[…]`) without a leading comma.
 pub fn write_feature(
     out: &mut Vec<u8>,
-    f: &Feature,
-    schema: &[Attribute],
-    attrs: &[usize],
+    layer: &LayerView,
+    i: usize,
+    attrs: &[VisibleAttr],
     extra: Option<&[u8]>,
 ) {
     out.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
-    write_id(out, &f.id);
+    write_id(out, layer.feature_id(i));
     out.extend_from_slice(b",\"geometry\":");
-    write_geometry(out, &f.geometry);
+    write_geometry(out, layer.geometry(i));
     out.extend_from_slice(b",\"properties\":{");
-    for (n, &i) in attrs.iter().enumerate() {
+    for (n, &a) in attrs.iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
-        write_str(out, &schema[i].name);
+        write_str(out, &layer.schema(a).name);
         out.push(b':');
-        write_value(out, &f.properties[i]);
+        write_value(out, layer.value(i, a));
     }
     out.push(b'}');
     if let Some(extra) = extra {

@@ -1,20 +1,70 @@
 //! The one error type of the HTTP layer and its mapping to status codes and the OGC
 //! exception document. Public messages never carry internal detail; that goes to the log.
 
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::AuthError;
 use crate::query::QueryError;
+use crate::store::StoreError;
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(transparent)]
     BadParameter(#[from] QueryError),
+    /// A request body or a non-query part of the request is wrong.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Sign-in needed (or the credentials given were wrong).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A Bearer token that is unknown, expired, or whose user was deleted.
+    #[error("the access token is invalid or has expired; sign in again")]
+    InvalidToken,
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidName(_)
+            | AuthError::WeakPassword(_)
+            | AuthError::UnknownRole(_)
+            | AuthError::InvalidRole(_)
+            | AuthError::NoDepartment => ApiError::BadRequest(e.to_string()),
+            AuthError::UserExists(_) | AuthError::LastAdmin => ApiError::Conflict(e.to_string()),
+            AuthError::NoSuchUser(_) => ApiError::NotFound(e.to_string()),
+            AuthError::Hash(_) | AuthError::Store(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::Internal(format!("blocking task failed: {e}"))
+    }
 }
 
 impl ApiError {
@@ -33,7 +83,30 @@ impl IntoResponse for ApiError {
                 "InvalidParameterValue",
                 e.to_string(),
             ),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "InvalidRequest", m.clone()),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "Unauthorized", m.clone()),
+            ApiError::InvalidToken => (StatusCode::UNAUTHORIZED, "InvalidToken", self.to_string()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "Forbidden", m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "NotFound", m.clone()),
+            ApiError::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                m.clone(),
+            ),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "Conflict", m.clone()),
+            ApiError::PayloadTooLarge(m) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", m.clone())
+            }
+            ApiError::UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                m.clone(),
+            ),
+            ApiError::TooManyRequests { message, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                message.clone(),
+            ),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (
@@ -48,11 +121,31 @@ impl IntoResponse for ApiError {
             "description": description,
             "status": status.as_u16(),
         });
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"machimap\""),
+                );
+            }
+            ApiError::InvalidToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"machimap\", error=\"invalid_token\""),
+                );
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ => {}
+        }
+        response
     }
 }

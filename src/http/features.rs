@@ -3,13 +3,14 @@
 use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
-use super::{ApiError, BaseUrl, CurrentView, QueryPairs};
-use crate::access::LayerView;
+use super::{ApiError, AppState, BaseUrl, Caller, CurrentView, QueryPairs};
+use crate::access::{LayerView, VisibleAttr};
+use crate::audit::{Action, Event};
 use crate::config::AttrType;
 use crate::crs::CRS84_URI;
 use crate::encode::geojson::{write_feature, write_number};
@@ -54,7 +55,7 @@ fn self_links(url: &str, format: Format, json_type: &'static str) -> Vec<Link> {
 }
 
 pub async fn landing(
-    CurrentView(view): CurrentView,
+    CurrentView { view, .. }: CurrentView,
     BaseUrl(base): BaseUrl,
     q: QueryPairs,
 ) -> Result<Response, ApiError> {
@@ -88,7 +89,7 @@ pub async fn conformance(q: QueryPairs) -> Result<Response, ApiError> {
 
 /// The collection metadata document of one visible layer.
 fn collection_doc(layer: &LayerView, base: &str, format: Format) -> Json {
-    let meta = &layer.layer().meta;
+    let meta = layer.meta();
     let url = format!("{base}/collections/{}", meta.id);
     let mut links = self_links(&url, format, media::JSON);
     links.extend([
@@ -101,7 +102,7 @@ fn collection_doc(layer: &LayerView, base: &str, format: Format) -> Json {
         )
         .titled("Queryable attributes"),
     ]);
-    let bbox = layer.layer().extent.map(|r| {
+    let bbox = layer.extent().map(|r| {
         let mut out = Vec::new();
         out.push(b'[');
         for (i, v) in [r.min().x, r.min().y, r.max().x, r.max().y]
@@ -137,7 +138,7 @@ fn collection_doc(layer: &LayerView, base: &str, format: Format) -> Json {
 }
 
 pub async fn collections(
-    CurrentView(view): CurrentView,
+    CurrentView { view, .. }: CurrentView,
     BaseUrl(base): BaseUrl,
     q: QueryPairs,
 ) -> Result<Response, ApiError> {
@@ -172,7 +173,7 @@ fn layer_and_format(
 }
 
 pub async fn collection(
-    CurrentView(view): CurrentView,
+    CurrentView { view, .. }: CurrentView,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     q: QueryPairs,
@@ -182,7 +183,7 @@ pub async fn collection(
 }
 
 pub async fn queryables(
-    CurrentView(view): CurrentView,
+    CurrentView { view, .. }: CurrentView,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     q: QueryPairs,
@@ -204,7 +205,7 @@ pub async fn queryables(
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": url,
         "type": "object",
-        "title": layer.layer().meta.title_ja,
+        "title": layer.meta().title_ja,
         "properties": props,
         "additionalProperties": false,
     });
@@ -236,8 +237,37 @@ fn with_offset(pairs: &[(String, String)], offset: usize, format: Format) -> Str
     s.finish()
 }
 
+/// Records a read of a restricted layer before any of it is sent: if the audit log cannot be
+/// written, the caller gets a 500 and no data.
+async fn audit_read(
+    state: &AppState,
+    caller: &Caller,
+    layer: &LayerView,
+    detail: String,
+) -> Result<(), ApiError> {
+    if !layer.is_restricted() {
+        return Ok(());
+    }
+    let auth = state.auth.clone();
+    let actor = caller.principal.name().to_string();
+    let client = caller.client.0.clone();
+    let target = layer.id().to_string();
+    tokio::task::spawn_blocking(move || {
+        auth.audit(&Event {
+            actor: &actor,
+            action: Action::Read,
+            target: &target,
+            detail: &detail,
+            client: &client,
+        })
+    })
+    .await??;
+    Ok(())
+}
+
 pub async fn items(
-    CurrentView(view): CurrentView,
+    State(state): State<AppState>,
+    CurrentView { view, caller }: CurrentView,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     QueryPairs { pairs, preferred }: QueryPairs,
@@ -245,6 +275,16 @@ pub async fn items(
     let layer = visible_layer(&view, &id)?;
     let q = ItemsQuery::parse(&pairs, &layer, view.server(), preferred)?;
     let page = query::execute(&layer, &q);
+    let query_text = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    audit_read(
+        &state,
+        &caller,
+        &layer,
+        format!("items?{query_text} returned={}", page.indices.len()),
+    )
+    .await?;
     let url = format!("{base}/collections/{id}/items");
     let mut links = vec![
         Link::new(
@@ -304,25 +344,19 @@ pub async fn items(
     serde_json::to_writer(&mut head, &links).map_err(|e| ApiError::Internal(e.to_string()))?;
     head.extend_from_slice(b",\"features\":[");
 
-    let attrs = q.output_indices(&layer).to_vec();
+    let attrs = q.output_attrs(&layer).to_vec();
     if q.format == Format::Html {
         let mut buf = head;
         for (n, &i) in page.indices.iter().enumerate() {
             if n > 0 {
                 buf.push(b',');
             }
-            write_feature(
-                &mut buf,
-                &layer.layer().features[i],
-                &layer.layer().schema,
-                &attrs,
-                None,
-            );
+            write_feature(&mut buf, &layer, i, &attrs, None);
         }
         buf.extend_from_slice(b"]}");
         let mut doc: Json =
             serde_json::from_slice(&buf).map_err(|e| ApiError::Internal(e.to_string()))?;
-        doc["title"] = json!(layer.layer().meta.title_ja);
+        doc["title"] = json!(layer.meta().title_ja);
         return Ok(Html(html::render(&doc)).into_response());
     }
     let chunks = FeatureChunks {
@@ -343,7 +377,7 @@ pub async fn items(
 /// The features of one page as a sequence of ~64 KiB chunks.
 struct FeatureChunks {
     layer: LayerView,
-    attrs: Vec<usize>,
+    attrs: Vec<VisibleAttr>,
     indices: Vec<usize>,
     next: usize,
     head: Option<Vec<u8>>,
@@ -363,18 +397,12 @@ impl Iterator for FeatureChunks {
             .head
             .take()
             .unwrap_or_else(|| Vec::with_capacity(CHUNK + 4096));
-        let l = self.layer.layer();
         while self.next < self.indices.len() && buf.len() < CHUNK {
             if self.next > 0 {
                 buf.push(b',');
             }
-            write_feature(
-                &mut buf,
-                &l.features[self.indices[self.next]],
-                &l.schema,
-                &self.attrs,
-                None,
-            );
+            let i = self.indices[self.next];
+            write_feature(&mut buf, &self.layer, i, &self.attrs, None);
             self.next += 1;
         }
         if self.next == self.indices.len() {
@@ -386,18 +414,19 @@ impl Iterator for FeatureChunks {
 }
 
 pub async fn item(
-    CurrentView(view): CurrentView,
+    State(state): State<AppState>,
+    CurrentView { view, caller }: CurrentView,
     BaseUrl(base): BaseUrl,
     Path((id, fid)): Path<(String, String)>,
     q: QueryPairs,
 ) -> Result<Response, ApiError> {
     let (layer, format) = layer_and_format(&view, &id, &q)?;
-    let l = layer.layer();
-    let index = l.position_of(&fid).ok_or_else(|| {
+    let index = layer.position_of(&fid).ok_or_else(|| {
         ApiError::NotFound(format!(
             "feature \"{fid}\" not found in collection \"{id}\""
         ))
     })?;
+    audit_read(&state, &caller, &layer, format!("item {fid}")).await?;
     let url = format!("{base}/collections/{id}/items/{}", urlencode_path(&fid));
     let mut links = self_links(&url, format, media::GEOJSON);
     links.push(Link::new(
@@ -408,19 +437,13 @@ pub async fn item(
     let mut extra = b"\"links\":".to_vec();
     serde_json::to_writer(&mut extra, &links).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut buf = Vec::with_capacity(4096);
-    write_feature(
-        &mut buf,
-        &l.features[index],
-        &l.schema,
-        layer.visible_indices(),
-        Some(&extra),
-    );
+    write_feature(&mut buf, &layer, index, layer.visible(), Some(&extra));
     Ok(match format {
         Format::Json => ([(header::CONTENT_TYPE, media::GEOJSON)], buf).into_response(),
         Format::Html => {
             let mut doc: Json =
                 serde_json::from_slice(&buf).map_err(|e| ApiError::Internal(e.to_string()))?;
-            doc["title"] = json!(format!("{} {fid}", l.meta.title_ja));
+            doc["title"] = json!(format!("{} {fid}", layer.meta().title_ja));
             Html(html::render(&doc)).into_response()
         }
     })

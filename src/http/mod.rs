@@ -1,34 +1,89 @@
 //! The axum front: extract, call the core through an `access::View`, encode. Handlers stay thin.
 
+mod admin;
 mod error;
 mod features;
+mod hardening;
+pub mod identity;
 mod openapi;
+mod session;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, RawQuery};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, RawQuery};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
-use axum::routing::get;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::routing::{delete, get, post, put};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use hardening::RateLimits;
 
-use crate::access::{Principal, View};
+use crate::auth::{Auth, AuthError, Clock, Policy};
 use crate::catalog::LiveCatalog;
+use crate::config::SecurityConfig;
 use crate::query::Format;
+use crate::store::Store;
+
+/// Largest sign-in body: a name and a password.
+const LOGIN_BODY_BYTES: usize = 16 * 1024;
 
 /// Shared server state.
 #[derive(Clone)]
 pub struct AppState {
     pub catalog: Arc<LiveCatalog>,
+    pub auth: Arc<Auth>,
+    pub security: Arc<SecurityConfig>,
+    pub limits: Arc<RateLimits>,
+}
+
+impl AppState {
+    /// State over `catalog` and `store`, with the security settings of the catalog's
+    /// `[server.security]` and the system clock.
+    pub fn new(catalog: Arc<LiveCatalog>, store: Arc<Store>) -> Result<AppState, AuthError> {
+        let security = catalog.snapshot().server.security.clone();
+        AppState::with_settings(catalog, store, security, Clock::System)
+    }
+
+    /// State with explicit security settings and clock (tests move the clock to expire
+    /// sessions and locks).
+    pub fn with_settings(
+        catalog: Arc<LiveCatalog>,
+        store: Arc<Store>,
+        security: SecurityConfig,
+        clock: Clock,
+    ) -> Result<AppState, AuthError> {
+        let policy = Policy {
+            session_secs: i64::from(security.session_hours) * 3600,
+            max_failures: security.max_failed_logins,
+            lockout_secs: i64::from(security.lockout_minutes) * 60,
+        };
+        Ok(AppState {
+            catalog,
+            auth: Arc::new(Auth::new(store, clock, policy)?),
+            limits: Arc::new(RateLimits::new(&security)),
+            security: Arc::new(security),
+        })
+    }
+
+    /// The session cookie's name under the current settings.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.security.secure_cookie {
+            identity::SECURE_COOKIE
+        } else {
+            identity::PLAIN_COOKIE
+        }
+    }
 }
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let csp = HeaderValue::from_str(&hardening::content_security_policy(&state.security))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+    let body_limit = state.security.max_body_bytes;
+    let public = Router::new()
         .route("/", get(features::landing))
         .route("/conformance", get(features::conformance))
         .route("/api", get(openapi::api))
@@ -43,30 +98,40 @@ pub fn router(state: AppState) -> Router {
             "/collections/{collection}/queryables",
             get(features::queryables),
         )
+        .layer(hardening::public_cors());
+    let auth = Router::new()
+        .route(
+            "/auth/login",
+            post(session::login).layer(DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
+        )
+        .route("/auth/logout", post(session::logout))
+        .route("/auth/session", get(session::current));
+    let admin = Router::new()
+        .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route("/admin/users/{name}", delete(admin::delete_user))
+        .route("/admin/users/{name}/roles", put(admin::set_roles))
+        .route("/admin/users/{name}/password", put(admin::set_password))
+        .route("/admin/roles", get(admin::roles).post(admin::add_role))
+        .route("/admin/audit", get(admin::audit_log));
+    public
+        .merge(auth)
+        .merge(admin)
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed("this method is not allowed on this resource".into())
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
         // GeoJSON shrinks five- to tenfold: it matters on a phone with weak signal in the hills.
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            csp,
+            hardening::security_headers,
+        ))
         .layer(TraceLayer::new_for_http())
 }
 
-/// The request's view of the catalog. Until sign-in exists every caller is anonymous, so
-/// only public layers and attributes exist for them.
-pub struct CurrentView(pub View);
-
-impl FromRequestParts<AppState> for CurrentView {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        _parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(CurrentView(View::new(
-            state.catalog.snapshot(),
-            Principal::Anonymous,
-        )))
-    }
-}
+pub use identity::{Caller, ClientAddr, CurrentView};
 
 /// Absolute base URL for links, from the Host header (and `X-Forwarded-Proto` behind a proxy).
 pub struct BaseUrl(pub String);

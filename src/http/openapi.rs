@@ -10,7 +10,7 @@ use crate::encode::{Link, html, media};
 use crate::query::Format;
 
 pub async fn api(
-    CurrentView(view): CurrentView,
+    CurrentView { view, .. }: CurrentView,
     BaseUrl(base): BaseUrl,
     q: QueryPairs,
 ) -> Result<Response, ApiError> {
@@ -42,7 +42,7 @@ pub async fn api(
     );
     for layer in view.layers() {
         let id = layer.id().to_string();
-        let title = &layer.layer().meta.title_ja;
+        let title = &layer.meta().title_ja;
         let mut item_params = vec![
             json!({"$ref": "#/components/parameters/bbox"}),
             json!({"$ref": "#/components/parameters/datetime"}),

@@ -1,0 +1,191 @@
+//! What every response of a public-facing server needs: security headers, CORS only where
+//! reading is public, per-client rate limits, body size limits and JSON bodies that fail
+//! with the same OGC error document as everything else.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::de::DeserializeOwned;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::ApiError;
+use super::identity::ClientAddr;
+use crate::config::SecurityConfig;
+
+/// Longest request target accepted (a bbox list or a filter can be long, not this long).
+const MAX_URI_BYTES: usize = 16 * 1024;
+
+/// Per-client limits: anonymous requests and sign-in attempts.
+pub struct RateLimits {
+    public: Option<DefaultKeyedRateLimiter<String>>,
+    login: Option<DefaultKeyedRateLimiter<String>>,
+    checks: AtomicU64,
+}
+
+/// `per_minute` sustained, with bursts of `burst`; `None` (no limit) for 0.
+fn limiter(per_minute: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<String>> {
+    let rate = NonZeroU32::new(per_minute)?;
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Some(RateLimiter::keyed(
+        Quota::per_minute(rate).allow_burst(burst),
+    ))
+}
+
+impl RateLimits {
+    pub fn new(config: &SecurityConfig) -> RateLimits {
+        RateLimits {
+            // A map page loads in a burst (collections, items of several layers), then idles.
+            public: limiter(
+                config.public_requests_per_minute,
+                config.public_requests_per_minute / 4,
+            ),
+            // A person mistyping needs a few tries at once; a script needs many.
+            login: limiter(
+                config.login_attempts_per_minute,
+                config.login_attempts_per_minute,
+            ),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// One request from a caller who is not signed in.
+    pub fn check_public(&self, client: &ClientAddr) -> Result<(), ApiError> {
+        self.check(self.public.as_ref(), client, "requests")
+    }
+
+    /// One sign-in attempt.
+    pub fn check_login(&self, client: &ClientAddr) -> Result<(), ApiError> {
+        self.check(self.login.as_ref(), client, "sign-in attempts")
+    }
+
+    fn check(
+        &self,
+        limiter: Option<&DefaultKeyedRateLimiter<String>>,
+        client: &ClientAddr,
+        what: &str,
+    ) -> Result<(), ApiError> {
+        let Some(limiter) = limiter else {
+            return Ok(());
+        };
+        // Forget idle clients now and then so the table does not grow without bound.
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&client.0).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let retry_after = wait.as_secs() + 1;
+            ApiError::TooManyRequests {
+                message: format!("too many {what} from this address; try again in {retry_after} s"),
+                retry_after,
+            }
+        })
+    }
+}
+
+/// The Content-Security-Policy: scripts and styles from this server only; MapLibre's workers
+/// from blob URLs; background tiles from the configured map origins.
+pub fn content_security_policy(config: &SecurityConfig) -> String {
+    let maps = config.map_origins.join(" ");
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: blob: {maps}; connect-src 'self' {maps}; font-src 'self' {maps}; \
+         worker-src 'self' blob:; child-src blob:; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'"
+    )
+}
+
+/// Security headers on every response; `no-store` on anything answered to a signed-in
+/// caller and on sign-in and admin answers, so internal data and tokens never land in a
+/// shared cache or a kiosk PC's browser cache.
+pub async fn security_headers(
+    State(csp): State<HeaderValue>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().to_string().len() > MAX_URI_BYTES {
+        return axum::response::IntoResponse::into_response(ApiError::BadRequest(format!(
+            "the request URL is longer than {MAX_URI_BYTES} bytes"
+        )));
+    }
+    let path = request.uri().path();
+    let private = request.headers().contains_key(header::AUTHORIZATION)
+        || request.headers().contains_key(header::COOKIE)
+        || path.starts_with("/auth/")
+        || path.starts_with("/admin/");
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.append(
+        header::VARY,
+        HeaderValue::from_static("Authorization, Cookie"),
+    );
+    if private {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    response
+}
+
+/// CORS for the public read endpoints: any origin may read, without credentials, and the
+/// `Authorization` header is not allowed cross-origin, so another site's page can never use
+/// a staff token through a visitor's browser.
+pub fn public_cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers([
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            header::CONTENT_TYPE,
+        ])
+}
+
+/// A JSON request body, refused with an OGC error document when it is too large, not JSON,
+/// or not the expected shape.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the request body as application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge("the request body is too large".into())
+            } else {
+                ApiError::BadRequest(format!("cannot read the request body: {e}"))
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::BadRequest(format!("request body: {e}")))
+    }
+}
