@@ -1,0 +1,1032 @@
+//! Staff sign-in on the sample town: passwords, tokens, cookies and CSRF, lockout, role
+//! changes, the audit log (through the API and across a restart of the real binary) and the
+//! public hygiene of every answer.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use machimap::auth::{Actor, Clock};
+use machimap::catalog::{Catalog, LiveCatalog};
+use machimap::config::SecurityConfig;
+use machimap::http::{AppState, router};
+use machimap::store::Store;
+use serde_json::{Value as Json, json};
+use tower::ServiceExt;
+
+const RESTRICTED: &str = "evacuation-support";
+const INTERNAL: &str = "water-mains";
+const CLI: Actor<'static> = Actor {
+    name: "test",
+    client: "test",
+};
+const START: i64 = 1_900_000_000;
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+fn catalog() -> Arc<LiveCatalog> {
+    static LIVE: OnceLock<Arc<LiveCatalog>> = OnceLock::new();
+    Arc::clone(LIVE.get_or_init(|| {
+        let (c, _) = Catalog::load(&data_dir()).unwrap_or_else(|e| panic!("{:?}", e.lines()));
+        Arc::new(LiveCatalog::new(c))
+    }))
+}
+
+/// Rows of the 避難行動要支援者 CSV, counted from the file itself.
+fn restricted_rows() -> usize {
+    let text = std::fs::read_to_string(data_dir().join("welfare/youshiensha.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count()
+}
+
+struct Town {
+    state: AppState,
+    app: Router,
+    clock: Clock,
+}
+
+/// The sample town with a fresh store holding an admin, a welfare officer and a water
+/// engineer.
+fn town_with(security: SecurityConfig) -> Town {
+    let store = Arc::new(Store::in_memory().unwrap());
+    town_on(store, security)
+}
+
+fn town_on(store: Arc<Store>, security: SecurityConfig) -> Town {
+    let clock = Clock::manual(START);
+    let state = AppState::with_settings(catalog(), store, security, clock.clone()).unwrap();
+    let users = [
+        ("admin1", "情報政策課", &["admin", "staff"][..]),
+        ("fukushi", "福祉課", &["staff", "welfare"][..]),
+        ("suido", "上下水道課", &["staff", "water"][..]),
+    ];
+    for (name, dept, roles) in users {
+        if state.auth.user(name).unwrap().is_none() {
+            let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+            state
+                .auth
+                .add_user(CLI, name, dept, &roles, &password(name))
+                .unwrap();
+        }
+    }
+    Town {
+        app: router(state.clone()),
+        state,
+        clock,
+    }
+}
+
+/// Rate limits off: they are tested on their own, and here every request is one client.
+fn town() -> Town {
+    town_with(SecurityConfig {
+        public_requests_per_minute: 0,
+        login_attempts_per_minute: 0,
+        ..SecurityConfig::default()
+    })
+}
+
+fn password(name: &str) -> String {
+    format!("{name} の長いパスワード")
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Json {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+impl Town {
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<Json>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        let res = self
+            .app
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&self, uri: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send(Method::GET, uri, headers, None).await
+    }
+
+    async fn login(&self, user: &str, password: &str) -> Reply {
+        self.send(
+            Method::POST,
+            "/auth/login",
+            &[],
+            Some(json!({"username": user, "password": password})),
+        )
+        .await
+    }
+
+    /// Signs in and returns (Bearer token, cookie header value, CSRF token).
+    async fn session(&self, user: &str) -> (String, String, String) {
+        let r = self.login(user, &password(user)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let doc = r.json();
+        let set_cookie = r.header("set-cookie").to_string();
+        let cookie = set_cookie.split(';').next().unwrap().to_string();
+        (
+            doc["token"].as_str().unwrap().to_string(),
+            cookie,
+            doc["csrf_token"].as_str().unwrap().to_string(),
+        )
+    }
+
+    fn audit(&self, action: machimap::audit::Action) -> Vec<machimap::audit::Entry> {
+        let filter = machimap::audit::Filter {
+            action: Some(action),
+            limit: 1000,
+            ..Default::default()
+        };
+        machimap::audit::list(self.state.auth.store(), &filter)
+            .unwrap()
+            .0
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+#[tokio::test]
+async fn sign_in_opens_a_session_by_token_and_by_cookie() {
+    let t = town();
+    let anon = t
+        .get(&format!("/collections/{RESTRICTED}/items"), &[])
+        .await;
+    assert_eq!(anon.status, StatusCode::NOT_FOUND);
+
+    let r = t.login("FUKUSHI ", &password("fukushi")).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "names are case-insensitive: {}",
+        r.body
+    );
+    let doc = r.json();
+    assert_eq!(doc["user"], "fukushi");
+    assert_eq!(doc["department"], "福祉課");
+    assert_eq!(doc["roles"], json!(["staff", "welfare"]));
+    assert_eq!(doc["token_type"], "Bearer");
+    assert_eq!(r.header("cache-control"), "private, no-store");
+    let cookie = r.header("set-cookie");
+    for part in [
+        "__Host-machimap-session=",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/",
+    ] {
+        assert!(cookie.contains(part), "cookie lacks {part}: {cookie}");
+    }
+    assert!(
+        !cookie.contains("Domain"),
+        "__Host- cookies carry no Domain: {cookie}"
+    );
+
+    let token = doc["token"].as_str().unwrap();
+    let by_token = t
+        .get(
+            &format!("/collections/{RESTRICTED}/items?limit=1000"),
+            &[("authorization", &bearer(token))],
+        )
+        .await;
+    assert_eq!(by_token.status, StatusCode::OK, "{}", by_token.body);
+    assert_eq!(by_token.json()["numberMatched"], restricted_rows());
+    assert_eq!(by_token.header("cache-control"), "private, no-store");
+
+    let cookie = cookie.split(';').next().unwrap();
+    let by_cookie = t
+        .get(
+            &format!("/collections/{RESTRICTED}/items?limit=1000"),
+            &[("cookie", cookie)],
+        )
+        .await;
+    assert_eq!(by_cookie.status, StatusCode::OK);
+    assert_eq!(
+        by_cookie.json()["features"].as_array().unwrap().len(),
+        restricted_rows()
+    );
+
+    let me = t.get("/auth/session", &[("cookie", cookie)]).await;
+    assert_eq!(me.json()["user"], "fukushi");
+    assert_eq!(me.json()["csrf_token"], doc["csrf_token"]);
+    assert_eq!(
+        t.get("/auth/session", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let t = town();
+    let wrong = t.login("fukushi", "not the password at all").await;
+    let unknown = t.login("nobody-here", "not the password at all").await;
+    let invalid_name = t.login("田中 太郎", "not the password at all").await;
+    for r in [&wrong, &unknown, &invalid_name] {
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+        assert!(r.header("set-cookie").is_empty());
+        assert_eq!(r.header("www-authenticate"), "Bearer realm=\"machimap\"");
+    }
+    assert_eq!(wrong.body, unknown.body);
+    assert_eq!(wrong.body, invalid_name.body);
+    assert!(!wrong.body.contains("fukushi") && !unknown.body.contains("nobody"));
+
+    let failed = t.audit(machimap::audit::Action::SignInFailed);
+    let targets: Vec<_> = failed.iter().map(|e| e.target.as_str()).collect();
+    assert!(
+        targets.contains(&"fukushi") && targets.contains(&"nobody-here"),
+        "{targets:?}"
+    );
+    assert!(failed.iter().all(|e| e.actor == "-" && e.client == "local"));
+}
+
+#[tokio::test]
+async fn a_bad_body_is_refused_with_a_reason() {
+    let t = town();
+    let form = t
+        .send(
+            Method::POST,
+            "/auth/login",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            None,
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let missing = t
+        .send(
+            Method::POST,
+            "/auth/login",
+            &[],
+            Some(json!({"username": "fukushi"})),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert!(
+        missing.json()["description"]
+            .as_str()
+            .unwrap()
+            .contains("password")
+    );
+    let huge = t
+        .send(
+            Method::POST,
+            "/auth/login",
+            &[],
+            Some(json!({"username": "fukushi", "password": "x".repeat(40_000)})),
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", huge.body);
+    assert_eq!(huge.json()["code"], "PayloadTooLarge");
+    assert_eq!(
+        t.get("/auth/login", &[]).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}
+
+#[tokio::test]
+async fn expired_sessions_end() {
+    let t = town();
+    let (token, cookie, _) = t.session("fukushi").await;
+    let items = format!("/collections/{RESTRICTED}/items");
+    let auth = bearer(&token);
+    assert_eq!(
+        t.get(&items, &[("authorization", &auth)]).await.status,
+        StatusCode::OK
+    );
+    t.clock.advance(8 * 3600 - 1);
+    assert_eq!(
+        t.get(&items, &[("authorization", &auth)]).await.status,
+        StatusCode::OK,
+        "a second before expiry the session still works"
+    );
+    t.clock.advance(1);
+    let expired = t.get(&items, &[("authorization", &auth)]).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(expired.json()["code"], "InvalidToken");
+    assert!(expired.header("www-authenticate").contains("invalid_token"));
+    // An expired cookie is simply not signed in: the public map still works.
+    assert_eq!(
+        t.get(&items, &[("cookie", &cookie)]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let public = t.get("/collections", &[("cookie", &cookie)]).await;
+    assert_eq!(public.status, StatusCode::OK);
+    assert!(!public.body.contains(RESTRICTED));
+    // A made-up token is as dead as an expired one.
+    let forged = t
+        .get(
+            &items,
+            &[(
+                "authorization",
+                "Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            )],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn deleting_a_user_ends_their_sessions() {
+    let t = town();
+    let (token, _, _) = t.session("suido").await;
+    let (admin, _, _) = t.session("admin1").await;
+    let items = format!("/collections/{INTERNAL}/items?limit=1");
+    assert_eq!(
+        t.get(&items, &[("authorization", &bearer(&token))])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let del = t
+        .send(
+            Method::DELETE,
+            "/admin/users/suido",
+            &[("authorization", &bearer(&admin))],
+            None,
+        )
+        .await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT, "{}", del.body);
+    let after = t.get(&items, &[("authorization", &bearer(&token))]).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        t.login("suido", &password("suido")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let deleted = t.audit(machimap::audit::Action::UserDeleted);
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(
+        (deleted[0].actor.as_str(), deleted[0].target.as_str()),
+        ("admin1", "suido")
+    );
+}
+
+#[tokio::test]
+async fn cookie_writes_need_the_csrf_token() {
+    let t = town();
+    let (_, cookie, csrf) = t.session("admin1").await;
+    let change = json!({"roles": ["staff", "water", "welfare"]});
+    let no_csrf = t
+        .send(
+            Method::PUT,
+            "/admin/users/suido/roles",
+            &[("cookie", &cookie)],
+            Some(change.clone()),
+        )
+        .await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN, "{}", no_csrf.body);
+    let wrong = t
+        .send(
+            Method::PUT,
+            "/admin/users/suido/roles",
+            &[("cookie", &cookie), ("x-csrf-token", "guessed")],
+            Some(change.clone()),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let roles = |t: &Town| t.state.auth.user("suido").unwrap().unwrap().roles;
+    assert!(
+        !roles(&t).contains("welfare"),
+        "a refused write changed nothing"
+    );
+
+    let ok = t
+        .send(
+            Method::PUT,
+            "/admin/users/suido/roles",
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+            Some(change),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert!(roles(&t).contains("welfare"));
+
+    // Sign-out by cookie is a write too.
+    let out = t
+        .send(Method::POST, "/auth/logout", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(out.status, StatusCode::FORBIDDEN);
+    let out = t
+        .send(
+            Method::POST,
+            "/auth/logout",
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+            None,
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(out.header("set-cookie").contains("Max-Age=0"));
+    assert_eq!(
+        t.get("/auth/session", &[("cookie", &cookie)]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_name_for_a_while() {
+    let t = town();
+    for _ in 0..5 {
+        assert_eq!(
+            t.login("fukushi", "guess guess guess").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let locked = t.login("fukushi", &password("fukushi")).await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits out the lock: {}",
+        locked.body
+    );
+    assert_eq!(locked.header("retry-after"), "900");
+    assert!(locked.header("set-cookie").is_empty());
+    // Another user is not affected.
+    assert_eq!(
+        t.login("suido", &password("suido")).await.status,
+        StatusCode::OK
+    );
+    // Names that do not exist lock the same way, so locking reveals nothing.
+    for _ in 0..5 {
+        t.login("ghost", "guess guess guess").await;
+    }
+    let ghost = t.login("ghost", "guess guess guess").await;
+    assert_eq!(ghost.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(ghost.header("retry-after"), "900");
+
+    t.clock.advance(899);
+    assert_eq!(
+        t.login("fukushi", &password("fukushi")).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    t.clock.advance(1);
+    let after = t.login("fukushi", &password("fukushi")).await;
+    assert_eq!(
+        after.status,
+        StatusCode::OK,
+        "the lock expires: {}",
+        after.body
+    );
+    assert_eq!(t.audit(machimap::audit::Action::SignInLocked).len(), 3);
+}
+
+#[tokio::test]
+async fn a_role_change_takes_effect_on_the_next_request() {
+    let t = town();
+    let (water, _, _) = t.session("suido").await;
+    let (admin, _, _) = t.session("admin1").await;
+    let items = format!("/collections/{RESTRICTED}/items?limit=1");
+    let auth = bearer(&water);
+    assert_eq!(
+        t.get(&items, &[("authorization", &auth)]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let admin_auth = bearer(&admin);
+    let set = |roles: Json| {
+        let headers = [("authorization", admin_auth.as_str())];
+        let t = &t;
+        async move {
+            t.send(
+                Method::PUT,
+                "/admin/users/suido/roles",
+                &headers,
+                Some(json!({ "roles": roles })),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        set(json!(["staff", "water", "disaster"])).await.status,
+        StatusCode::OK
+    );
+    let granted = t.get(&items, &[("authorization", &auth)]).await;
+    assert_eq!(granted.status, StatusCode::OK, "same token, new role");
+    assert_eq!(granted.json()["numberMatched"], restricted_rows());
+    let listed = t.get("/collections", &[("authorization", &auth)]).await;
+    assert!(listed.body.contains(RESTRICTED));
+
+    assert_eq!(set(json!(["staff", "water"])).await.status, StatusCode::OK);
+    assert_eq!(
+        t.get(&items, &[("authorization", &auth)]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Unknown roles are refused and change nothing.
+    let bad = set(json!(["staff", "firefighting"])).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("firefighting"));
+    let changes = t.audit(machimap::audit::Action::RolesChanged);
+    assert_eq!(changes.len(), 2);
+    assert!(
+        changes
+            .iter()
+            .all(|e| e.actor == "admin1" && e.target == "suido")
+    );
+}
+
+#[tokio::test]
+async fn only_admins_manage_users_and_read_the_audit_log() {
+    let t = town();
+    let (welfare, _, _) = t.session("fukushi").await;
+    let (admin, _, _) = t.session("admin1").await;
+    assert_eq!(
+        t.get("/admin/audit", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        t.get("/admin/audit", &[("authorization", &bearer(&welfare))])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let make = t
+        .send(
+            Method::POST,
+            "/admin/users",
+            &[("authorization", &bearer(&welfare))],
+            Some(json!({"username": "evil", "department": "x", "roles": ["admin"], "password": "long enough password"})),
+        )
+        .await;
+    assert_eq!(make.status, StatusCode::FORBIDDEN);
+    assert!(t.state.auth.user("evil").unwrap().is_none());
+
+    let create = t
+        .send(
+            Method::POST,
+            "/admin/users",
+            &[("authorization", &bearer(&admin))],
+            Some(json!({"username": "bosai", "department": "防災課", "roles": ["staff", "disaster"], "password": "short"})),
+        )
+        .await;
+    assert_eq!(create.status, StatusCode::BAD_REQUEST, "weak password");
+    let create = t
+        .send(
+            Method::POST,
+            "/admin/users",
+            &[("authorization", &bearer(&admin))],
+            Some(json!({"username": "bosai", "department": "防災課", "roles": ["staff", "disaster"], "password": "bosai の長いパスワード"})),
+        )
+        .await;
+    assert_eq!(create.status, StatusCode::CREATED, "{}", create.body);
+    assert!(!create.body.contains("argon2"), "no hash in answers");
+    let (bosai, _, _) = t.session("bosai").await;
+    let read = t
+        .get(
+            &format!("/collections/{RESTRICTED}/items/YS-00001"),
+            &[("authorization", &bearer(&bosai))],
+        )
+        .await;
+    assert_eq!(
+        read.status,
+        StatusCode::OK,
+        "disaster staff see the register"
+    );
+
+    let log = t
+        .get(
+            &format!("/admin/audit?action=read&target={RESTRICTED}"),
+            &[("authorization", &bearer(&admin))],
+        )
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    let entries = log.json()["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["actor"], "bosai");
+    assert_eq!(entries[0]["detail"], "item YS-00001");
+
+    // Nobody edits the log through the API.
+    for method in [Method::PUT, Method::DELETE, Method::POST, Method::PATCH] {
+        let r = t
+            .send(
+                method.clone(),
+                "/admin/audit",
+                &[("authorization", &bearer(&admin))],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+    }
+    assert_eq!(
+        t.get(
+            "/admin/audit?action=edit",
+            &[("authorization", &bearer(&admin))]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    let users = t
+        .get("/admin/users", &[("authorization", &bearer(&admin))])
+        .await;
+    let names: Vec<_> = users.json()["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["admin1", "bosai", "fukushi", "suido"]);
+}
+
+#[tokio::test]
+async fn every_restricted_read_is_audited_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    let security = SecurityConfig {
+        public_requests_per_minute: 0,
+        ..SecurityConfig::default()
+    };
+    let reads = [
+        format!("/collections/{RESTRICTED}/items?limit=5"),
+        format!("/collections/{RESTRICTED}/items?bbox=139,35,140,37&limit=2"),
+        format!("/collections/{RESTRICTED}/items/YS-00002"),
+        format!("/collections/{RESTRICTED}/items?f=html&limit=1"),
+    ];
+    {
+        let t = town_on(Arc::new(Store::open(&path).unwrap()), security.clone());
+        let (token, _, _) = t.session("fukushi").await;
+        for uri in &reads {
+            let r = t.get(uri, &[("authorization", &bearer(&token))]).await;
+            assert_eq!(r.status, StatusCode::OK, "{uri}");
+        }
+        // Not data reads: metadata, a 404, and reads of unrestricted layers.
+        for uri in [
+            format!("/collections/{RESTRICTED}"),
+            format!("/collections/{RESTRICTED}/items/NO-SUCH"),
+            "/collections/shelters/items?limit=1".to_string(),
+        ] {
+            t.get(&uri, &[("authorization", &bearer(&token))]).await;
+        }
+        // The anonymous caller never reaches the layer, so nothing is read.
+        assert_eq!(t.get(&reads[0], &[]).await.status, StatusCode::NOT_FOUND);
+    }
+    let t = town_on(Arc::new(Store::open(&path).unwrap()), security);
+    let entries = t.audit(machimap::audit::Action::Read);
+    assert_eq!(entries.len(), reads.len(), "{entries:#?}");
+    for e in &entries {
+        assert_eq!(
+            (e.actor.as_str(), e.target.as_str()),
+            ("fukushi", RESTRICTED)
+        );
+        assert_eq!(e.at, "2030-03-17T17:46:40Z");
+    }
+    let details: Vec<_> = entries.iter().rev().map(|e| e.detail.as_str()).collect();
+    assert_eq!(
+        details,
+        [
+            "items?limit=5 returned=5",
+            "items?bbox=139%2C35%2C140%2C37&limit=2 returned=2",
+            "item YS-00002",
+            "items?f=html&limit=1 returned=1",
+        ]
+    );
+    assert_eq!(t.audit(machimap::audit::Action::SignIn).len(), 1);
+}
+
+#[tokio::test]
+async fn anonymous_callers_and_sign_ins_are_rate_limited_per_client() {
+    let t = town_with(SecurityConfig {
+        public_requests_per_minute: 8,
+        login_attempts_per_minute: 3,
+        ..SecurityConfig::default()
+    });
+    // Bursts of a quarter of the minute's allowance.
+    for _ in 0..2 {
+        assert_eq!(t.get("/collections", &[]).await.status, StatusCode::OK);
+    }
+    let limited = t.get("/collections", &[]).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.json()["code"], "TooManyRequests");
+    let wait: u64 = limited.header("retry-after").parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+
+    // Signed-in staff are not held back by the public limit.
+    let (token, _, _) = t.session("suido").await;
+    for _ in 0..5 {
+        let r = t
+            .get("/collections", &[("authorization", &bearer(&token))])
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    // Three sign-in attempts a minute, the fourth waits, whatever the password.
+    t.login("fukushi", "x").await;
+    t.login("fukushi", "x").await;
+    let r = t.login("fukushi", &password("fukushi")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+}
+
+#[tokio::test]
+async fn answers_carry_security_headers_and_cors_only_where_public() {
+    let t = town();
+    let r = t.get("/collections", &[]).await;
+    let csp = r.header("content-security-policy");
+    for part in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "worker-src 'self' blob:",
+        "https://cyberjapandata.gsi.go.jp",
+    ] {
+        assert!(csp.contains(part), "CSP lacks {part}: {csp}");
+    }
+    assert_eq!(r.header("x-content-type-options"), "nosniff");
+    assert_eq!(r.header("referrer-policy"), "same-origin");
+    assert_eq!(r.header("x-frame-options"), "DENY");
+    assert!(
+        r.header("cache-control").is_empty(),
+        "public answers may be cached"
+    );
+
+    let origin = [("origin", "https://example.org")];
+    assert_eq!(
+        t.get("/collections", &origin)
+            .await
+            .header("access-control-allow-origin"),
+        "*"
+    );
+    let preflight = t
+        .send(
+            Method::OPTIONS,
+            "/collections/shelters/items",
+            &[
+                ("origin", "https://example.org"),
+                ("access-control-request-method", "GET"),
+                ("access-control-request-headers", "authorization"),
+            ],
+            None,
+        )
+        .await;
+    assert!(
+        !preflight
+            .header("access-control-allow-headers")
+            .contains("authorization"),
+        "cross-origin pages may not send staff tokens"
+    );
+    for uri in ["/auth/session", "/admin/audit"] {
+        let r = t.get(uri, &origin).await;
+        assert!(r.header("access-control-allow-origin").is_empty(), "{uri}");
+        assert_eq!(r.header("cache-control"), "private, no-store");
+    }
+    let long = format!("/collections?f={}", "x".repeat(20_000));
+    assert_eq!(t.get(&long, &[]).await.status, StatusCode::BAD_REQUEST);
+}
+
+/// A running binary on its own store, killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn machimap(store: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_machimap"));
+    c.env("MACHIMAP_STORE", store);
+    c
+}
+
+fn start(store: &Path) -> Server {
+    let mut child = machimap(store)
+        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
+        .arg(data_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(u) = line.strip_prefix("machimap listening on http://") {
+            break u.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 exchange over a real socket; returns (status, body).
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+#[test]
+fn the_first_admin_comes_from_the_command_line_and_the_log_outlives_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("var/machimap.sqlite");
+    let mut add = machimap(&store)
+        .args([
+            "user",
+            "add",
+            "Kanri",
+            "--department",
+            "情報政策課",
+            "--roles",
+            "admin,staff,welfare",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .output_with_stdin("管理者の長い長いパスワード\n");
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    // The same name twice is refused and says why.
+    add = machimap(&store)
+        .args([
+            "user",
+            "add",
+            "kanri",
+            "--department",
+            "x",
+            "--password-stdin",
+        ])
+        .output_with_stdin("another long password\n");
+    assert!(!add.status.success());
+    assert!(String::from_utf8_lossy(&add.stderr).contains("already exists"));
+
+    let body = json!({"username": "kanri", "password": "管理者の長い長いパスワード"}).to_string();
+    let read_path = format!("/collections/{RESTRICTED}/items?limit=3");
+    {
+        let server = start(&store);
+        let (status, _) = http(&server.addr, "GET", &read_path, &[], "");
+        assert_eq!(status, 404);
+        let (status, login) = http(
+            &server.addr,
+            "POST",
+            "/auth/login",
+            &[("Content-Type", "application/json")],
+            &body,
+        );
+        assert_eq!(status, 200, "{login}");
+        let token = serde_json::from_str::<Json>(&login).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let auth = bearer(&token);
+        let (status, items) = http(
+            &server.addr,
+            "GET",
+            &read_path,
+            &[("Authorization", &auth)],
+            "",
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            serde_json::from_str::<Json>(&items).unwrap()["numberReturned"],
+            3
+        );
+    }
+    // Server stopped: the log on disk has the sign-in and the read, with the socket address.
+    let out = machimap(&store)
+        .args(["audit", "--limit", "10"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    let line = log
+        .lines()
+        .find(|l| l.contains(" read "))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        line.contains("kanri") && line.contains(RESTRICTED) && line.contains("127.0.0.1"),
+        "{line}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("sign-in ") && l.contains("kanri")),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("user-created") && l.contains("cli:")),
+        "{log}"
+    );
+
+    // And a restarted server still knows the user and the session rules.
+    let server = start(&store);
+    let (status, _) = http(
+        &server.addr,
+        "POST",
+        "/auth/login",
+        &[("Content-Type", "application/json")],
+        &body,
+    );
+    assert_eq!(status, 200);
+}
+
+trait WithStdin {
+    fn output_with_stdin(&mut self, input: &str) -> std::process::Output;
+}
+
+impl WithStdin for Command {
+    fn output_with_stdin(&mut self, input: &str) -> std::process::Output {
+        let mut child = self
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
