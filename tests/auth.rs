@@ -2,6 +2,8 @@
 //! changes, the audit log (through the API and across a restart of the real binary) and the
 //! public hygiene of every answer.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
