@@ -1032,3 +1032,42 @@ impl WithStdin for Command {
         child.wait_with_output().unwrap()
     }
 }
+
+#[tokio::test]
+async fn the_api_definition_shows_sign_in_to_all_and_administration_to_admins() {
+    let t = town();
+    let (admin, _, _) = t.session("admin1").await;
+    let (water, _, _) = t.session("suido").await;
+    let anon = t.get("/api", &[]).await.json();
+    let staff = t
+        .get("/api", &[("authorization", &bearer(&water))])
+        .await
+        .json();
+    let r = t.get("/api", &[("authorization", &bearer(&admin))]).await;
+    for doc in [&anon, &staff] {
+        assert!(doc["paths"]["/auth/login"]["post"].is_object());
+        assert!(doc["paths"]["/admin/users"].is_null());
+    }
+    assert!(anon["paths"][format!("/collections/{INTERNAL}/items")].is_null());
+    assert!(staff["paths"][format!("/collections/{INTERNAL}/items")].is_object());
+    assert!(staff["paths"][format!("/collections/{RESTRICTED}/items")].is_null());
+    let doc = r.json();
+    assert!(doc["paths"]["/admin/audit"]["get"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
+    let file = tempfile::NamedTempFile::with_suffix(".json").unwrap();
+    std::fs::write(file.path(), &r.body).unwrap();
+    let out = Command::new("python3")
+        .args(["-m", "openapi_spec_validator", "--schema", "3.0"])
+        .arg(file.path())
+        .output()
+        .expect("python3 with openapi-spec-validator (scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "the admin's OpenAPI document is invalid: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -6,6 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, BaseUrl, CurrentView, QueryPairs};
+use crate::access::Principal;
 use crate::encode::{Link, html, media};
 use crate::query::Format;
 
@@ -85,12 +86,21 @@ pub async fn api(
             "responses": {"200": {"description": "JSON Schema of the queryables", "content": {media::SCHEMA: {}}}, "400": err, "404": not_found}
         }}));
     }
+    auth_paths(&mut paths, view.principal());
     let doc = json!({
         "openapi": "3.0.3",
         "info": {"title": s.title_ja, "description": s.title_en, "version": env!("CARGO_PKG_VERSION")},
         "servers": [{"url": base}],
         "paths": paths,
+        // Every read works anonymously; a token or the session cookie widens what exists.
+        "security": [{}, {"bearerAuth": []}, {"sessionCookie": []}],
         "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "The token from POST /auth/login"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": super::identity::SECURE_COOKIE,
+                                  "description": "Set by POST /auth/login; writes with it need the X-CSRF-Token header"}
+            },
             "parameters": {
                 "f": {"name": "f", "in": "query", "required": false, "description": "Output format",
                       "schema": {"type": "string", "enum": ["json", "html"], "default": "json"}},
@@ -123,6 +133,72 @@ pub async fn api(
         Format::Json => ([(header::CONTENT_TYPE, media::OPENAPI)], doc.to_string()).into_response(),
         Format::Html => Html(html::render(&html_summary(&doc, &base))).into_response(),
     })
+}
+
+/// Sign-in paths for everyone; administration paths only for admins.
+fn auth_paths(paths: &mut serde_json::Map<String, serde_json::Value>, principal: &Principal) {
+    let err = |d: &str| json!({"description": d, "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}});
+    let obj = |props: serde_json::Value, required: &[&str]| json!({"type": "object", "required": required, "properties": props});
+    let body = |schema: serde_json::Value| json!({"required": true, "content": {media::JSON: {"schema": schema}}});
+    let ok = |d: &str| json!({"description": d, "content": {media::JSON: {"schema": {"type": "object"}}}});
+    paths.insert("/auth/login".into(), json!({"post": {
+        "summary": "Sign in (staff)", "operationId": "login", "security": [{}],
+        "requestBody": body(obj(json!({"username": {"type": "string"}, "password": {"type": "string", "format": "password"}}), &["username", "password"])),
+        "responses": {"200": ok("Session: token, csrf_token, roles, expires; also sets the session cookie"),
+                      "401": err("User name or password is wrong"), "429": err("Too many attempts; see Retry-After")}
+    }}));
+    paths.insert("/auth/logout".into(), json!({"post": {
+        "summary": "Sign out", "operationId": "logout",
+        "responses": {"204": {"description": "Signed out"}, "403": err("Cookie write without X-CSRF-Token")}
+    }}));
+    paths.insert("/auth/session".into(), json!({"get": {
+        "summary": "The signed-in user", "operationId": "getSession",
+        "responses": {"200": ok("User, department, roles, expiry and CSRF token"), "401": err("Not signed in")}
+    }}));
+    let admin = matches!(principal, Principal::Staff { roles, .. } if roles.contains(crate::auth::ADMIN_ROLE));
+    if !admin {
+        return;
+    }
+    let name =
+        json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let roles = obj(
+        json!({"roles": {"type": "array", "items": {"type": "string"}}}),
+        &["roles"],
+    );
+    paths.insert("/admin/users".into(), json!({
+        "get": {"summary": "Users", "operationId": "getUsers", "responses": {"200": ok("Users with department and roles")}},
+        "post": {"summary": "Create a user", "operationId": "addUser",
+                 "requestBody": body(obj(json!({"username": {"type": "string"}, "department": {"type": "string"},
+                     "roles": {"type": "array", "items": {"type": "string"}}, "password": {"type": "string", "format": "password"}}),
+                     &["username", "department", "password"])),
+                 "responses": {"201": ok("The new user"), "400": err("Invalid name, role or password"), "409": err("User exists")}}
+    }));
+    paths.insert("/admin/users/{name}".into(), json!({"delete": {
+        "summary": "Delete a user", "operationId": "deleteUser", "parameters": name,
+        "responses": {"204": {"description": "Deleted"}, "404": err("No such user"), "409": err("Last admin")}
+    }}));
+    paths.insert("/admin/users/{name}/roles".into(), json!({"put": {
+        "summary": "Replace a user's roles", "operationId": "setRoles", "parameters": name,
+        "requestBody": body(roles),
+        "responses": {"200": ok("The user"), "400": err("Unknown role"), "404": err("No such user")}
+    }}));
+    paths.insert("/admin/users/{name}/password".into(), json!({"put": {
+        "summary": "Set a user's password", "operationId": "setPassword", "parameters": name,
+        "requestBody": body(obj(json!({"password": {"type": "string", "format": "password"}}), &["password"])),
+        "responses": {"204": {"description": "Changed; the user's sessions ended"}, "400": err("Weak password"), "404": err("No such user")}
+    }}));
+    paths.insert("/admin/roles".into(), json!({
+        "get": {"summary": "Roles", "operationId": "getRoles", "responses": {"200": ok("Roles with descriptions")}},
+        "post": {"summary": "Create a role", "operationId": "addRole",
+                 "requestBody": body(obj(json!({"name": {"type": "string"}, "description": {"type": "string"}}), &["name"])),
+                 "responses": {"201": {"description": "Created"}, "400": err("Invalid role name")}}
+    }));
+    let q = |n: &str, t: &str| json!({"name": n, "in": "query", "required": false, "schema": {"type": t}});
+    paths.insert("/admin/audit".into(), json!({"get": {
+        "summary": "The audit log, newest first", "operationId": "getAuditLog",
+        "parameters": [q("actor", "string"), q("action", "string"), q("target", "string"), q("limit", "integer"), q("offset", "integer")],
+        "responses": {"200": ok("numberMatched, numberReturned, entries"), "400": err("Invalid parameter")}
+    }}));
 }
 
 /// A page for people: the API's title, a link to the JSON definition and every path.
