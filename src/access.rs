@@ -188,10 +188,14 @@ impl LayerView {
         &self.layer.meta
     }
 
-    /// Whether reads are written to the audit log: layers for named roles only, which is where
-    /// personal data (people needing evacuation help) lives.
-    pub fn is_restricted(&self) -> bool {
+    /// Whether a read that outputs or filters on `attrs` is written to the audit log: any read
+    /// of a layer for named roles only (where personal data such as people needing evacuation
+    /// help lives), and any read that touches an attribute for named roles only.
+    pub fn is_audited_read(&self, attrs: &[VisibleAttr]) -> bool {
         matches!(self.layer.meta.audience, Audience::Roles(_))
+            || attrs
+                .iter()
+                .any(|a| matches!(self.layer.schema[a.0].audience, Audience::Roles(_)))
     }
 
     /// The extent of every feature, CRS84.

@@ -237,15 +237,16 @@ fn with_offset(pairs: &[(String, String)], offset: usize, format: Format) -> Str
     s.finish()
 }
 
-/// Records a read of a restricted layer before any of it is sent: if the audit log cannot be
-/// written, the caller gets a 500 and no data.
+/// Records a read of restricted data (see `LayerView::is_audited_read`) before any of it is
+/// sent: if the audit log cannot be written, the caller gets a 500 and no data.
 async fn audit_read(
     state: &AppState,
     caller: &Caller,
     layer: &LayerView,
+    touched: &[VisibleAttr],
     detail: String,
 ) -> Result<(), ApiError> {
-    if !layer.is_restricted() {
+    if !layer.is_audited_read(touched) {
         return Ok(());
     }
     let auth = state.auth.clone();
@@ -278,10 +279,13 @@ pub async fn items(
     let query_text = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&pairs)
         .finish();
+    let mut touched = q.output_attrs(&layer).to_vec();
+    touched.extend(q.filters.iter().map(|(a, _)| *a));
     audit_read(
         &state,
         &caller,
         &layer,
+        &touched,
         format!("items?{query_text} returned={}", page.indices.len()),
     )
     .await?;
@@ -426,7 +430,14 @@ pub async fn item(
             "feature \"{fid}\" not found in collection \"{id}\""
         ))
     })?;
-    audit_read(&state, &caller, &layer, format!("item {fid}")).await?;
+    audit_read(
+        &state,
+        &caller,
+        &layer,
+        layer.visible(),
+        format!("item {fid}"),
+    )
+    .await?;
     let url = format!("{base}/collections/{id}/items/{}", urlencode_path(&fid));
     let mut links = self_links(&url, format, media::GEOJSON);
     links.push(Link::new(

@@ -78,7 +78,7 @@ impl RateLimits {
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             limiter.retain_recent();
         }
-        limiter.check_key(&client.0).map_err(|not_until| {
+        limiter.check_key(&limit_key(client)).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let retry_after = wait.as_secs() + 1;
             ApiError::TooManyRequests {
@@ -86,6 +86,18 @@ impl RateLimits {
                 retry_after,
             }
         })
+    }
+}
+
+/// The key a client is counted under: its IPv4 address, or the /64 network of an IPv6 address
+/// (one household or phone gets a whole /64 and could otherwise rotate through it).
+fn limit_key(client: &ClientAddr) -> String {
+    match client.0.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => client.0.clone(),
     }
 }
 
@@ -187,5 +199,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::BadRequest(format!("request body: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let a = limit_key(&ClientAddr("2001:db8:1:2:aaaa::1".into()));
+        let b = limit_key(&ClientAddr("2001:db8:1:2:bbbb::9".into()));
+        let c = limit_key(&ClientAddr("2001:db8:1:3::1".into()));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(limit_key(&ClientAddr("192.0.2.7".into())), "192.0.2.7");
     }
 }
