@@ -15,8 +15,8 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("{path}: cannot create the folder for the store: {source}")]
-    Folder {
+    #[error("{path}: cannot create: {source}")]
+    Create {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -101,10 +101,24 @@ impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Create {
                 path: dir.to_path_buf(),
                 source,
             })?;
+        }
+        // Password hashes live here: only the server's own user may read the file. SQLite gives
+        // its -wal and -shm files the database file's permissions.
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|source| StoreError::Create {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
         }
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
@@ -200,6 +214,13 @@ mod tests {
                 .expect("insert");
         }
         let s = Store::open(&path).expect("reopen");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the store is private to its owner: {mode:o}"
+        );
         let n: i64 = s
             .with(|c| {
                 c.query_row("SELECT count(*) FROM role WHERE name='parks'", [], |r| {
