@@ -2,7 +2,7 @@
 //! triggers refuse updates and deletes), and an append is committed before the caller goes on,
 //! so a restricted read is never served without its record.
 
-use rusqlite::{ToSql, params};
+use rusqlite::{Connection, ToSql, params};
 use serde::Serialize;
 
 use crate::store::{Store, StoreError};
@@ -83,23 +83,26 @@ pub struct Entry {
 
 /// Appends `event` at unix time `at` and commits it.
 pub fn append(store: &Store, at: i64, event: &Event<'_>) -> Result<(), StoreError> {
+    store.with(|c| insert(c, at, event))
+}
+
+/// Inserts `event` on `conn`, so a change and its audit entry can share one transaction.
+pub(crate) fn insert(conn: &Connection, at: i64, event: &Event<'_>) -> rusqlite::Result<()> {
     let at = chrono::DateTime::from_timestamp(at, 0)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    store.with(|c| {
-        c.execute(
-            "INSERT INTO audit (at, actor, action, target, detail, client)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                at,
-                event.actor,
-                event.action.as_str(),
-                event.target,
-                event.detail,
-                event.client
-            ],
-        )
-    })?;
+    conn.execute(
+        "INSERT INTO audit (at, actor, action, target, detail, client)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            at,
+            event.actor,
+            event.action.as_str(),
+            event.target,
+            event.detail,
+            event.client
+        ],
+    )?;
     Ok(())
 }
 

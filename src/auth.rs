@@ -594,22 +594,17 @@ fn append_in(
     target: &str,
     detail: &str,
 ) -> rusqlite::Result<()> {
-    let at = chrono::DateTime::from_timestamp(at, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    tx.execute(
-        "INSERT INTO audit (at, actor, action, target, detail, client)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            at,
-            actor.name,
-            action.as_str(),
+    audit::insert(
+        tx,
+        at,
+        &Event {
+            actor: actor.name,
+            action,
             target,
             detail,
-            actor.client
-        ],
-    )?;
-    Ok(())
+            client: actor.client,
+        },
+    )
 }
 
 fn user_row(tx: &rusqlite::Transaction<'_>, name: &str) -> rusqlite::Result<Option<(i64, String)>> {
