@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+mod common;
+
 /// A running server, killed when dropped.
 struct Server {
     child: Child,
@@ -50,6 +52,16 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn store(&self) -> PathBuf {
+        self._store.path().join("store.sqlite")
+    }
+
+    fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
     }
 }
 
@@ -154,4 +166,99 @@ fn gdal_pages_through_the_whole_sample_layer() {
         .collect();
     assert_eq!(doc["features"].as_array().unwrap().len(), expected);
     assert_eq!(ids.len(), expected, "duplicate features across pages");
+}
+
+/// A staff script's view: GDAL with the Bearer token from `/auth/login` in
+/// `GDAL_HTTP_HEADERS` sees the layers of the user's roles, reads them whole, and each read of
+/// the restricted layer is in the audit log.
+#[test]
+fn gdal_with_a_staff_token_reads_the_internal_map() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let server = Server::start(&data);
+    let mut add = Command::new(env!("CARGO_BIN_EXE_machimap"))
+        .args(["user", "add", "fukushi", "--department", "福祉課"])
+        .args(["--roles", "staff,welfare", "--password-stdin"])
+        .env("MACHIMAP_STORE", server.store())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all("福祉課の長い長いパスワードです\n".as_bytes())
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let body = serde_json::json!({"username": "fukushi", "password": "福祉課の長い長いパスワードです"});
+    let (status, login) = common::http(
+        server.addr(),
+        "POST",
+        "/auth/login",
+        &[("Content-Type", "application/json")],
+        &body.to_string(),
+    );
+    assert_eq!(status, 200, "{login}");
+    let login: serde_json::Value = serde_json::from_str(&login).unwrap();
+    let header = format!("Authorization: Bearer {}", login["token"].as_str().unwrap());
+
+    let ds = format!("OAPIF:{}/", server.url);
+    let with_token = ["--config", "GDAL_HTTP_HEADERS", header.as_str()];
+    let anon = gdal("ogrinfo", &["-ro", "-q", &ds]);
+    let staff = gdal("ogrinfo", &[&with_token[..], &["-ro", "-q", &ds]].concat());
+    for id in ["evacuation-support", "water-mains", "repair-history"] {
+        assert!(!anon.contains(id), "anonymous GDAL lists {id}: {anon}");
+        assert!(
+            staff.contains(id),
+            "GDAL with a token does not list {id}: {staff}"
+        );
+    }
+
+    // Every row of the register, read through pages, equals the CSV the department delivered.
+    let csv = std::fs::read_to_string(data.join("welfare/youshiensha.csv")).unwrap();
+    let expected: std::collections::BTreeSet<String> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    let json = gdal(
+        "ogr2ogr",
+        &[
+            &with_token[..],
+            &[
+                "-f",
+                "GeoJSON",
+                "/vsistdout/",
+                "-oo",
+                "PAGE_SIZE=25",
+                &ds,
+                "evacuation-support",
+            ],
+        ]
+        .concat(),
+    );
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let ids: std::collections::BTreeSet<String> = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["管理番号"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, expected);
+
+    let log = Command::new(env!("CARGO_BIN_EXE_machimap"))
+        .args(["audit", "--actor", "fukushi", "--limit", "1000"])
+        .env("MACHIMAP_STORE", server.store())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&log.stdout);
+    let reads = log
+        .lines()
+        .filter(|l| l.contains(" read ") && l.contains("evacuation-support"))
+        .count();
+    assert!(
+        reads >= expected.len().div_ceil(25),
+        "GDAL read {} pages, the audit log has {reads} reads:\n{log}",
+        expected.len().div_ceil(25)
+    );
 }
