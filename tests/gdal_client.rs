@@ -189,7 +189,8 @@ fn gdal_with_a_staff_token_reads_the_internal_map() {
         .write_all("福祉課の長い長いパスワードです\n".as_bytes())
         .unwrap();
     assert!(add.wait().unwrap().success());
-    let body = serde_json::json!({"username": "fukushi", "password": "福祉課の長い長いパスワードです"});
+    let body =
+        serde_json::json!({"username": "fukushi", "password": "福祉課の長い長いパスワードです"});
     let (status, login) = common::http(
         server.addr(),
         "POST",
