@@ -53,3 +53,20 @@ fn dechunk(mut s: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Checks an OpenAPI 3.0 document with openapi-spec-validator (installed by scripts/setup).
+pub fn assert_valid_openapi(body: &str) {
+    let file = tempfile::NamedTempFile::with_suffix(".json").unwrap();
+    std::fs::write(file.path(), body).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator", "--schema", "3.0"])
+        .arg(file.path())
+        .output()
+        .expect("python3 with openapi-spec-validator (scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "OpenAPI document invalid: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
