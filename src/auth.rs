@@ -213,7 +213,7 @@ impl Auth {
         }
         check_password(password)?;
         let hash = hash_password(password)?;
-        let roles: BTreeSet<String> = roles.iter().map(|r| r.trim().to_string()).collect();
+        let roles = role_set(roles);
         let now = self.clock.now();
         self.store.with(|c| {
             let tx = c.transaction()?;
@@ -225,20 +225,14 @@ impl Auth {
             if exists {
                 return Ok(Err(AuthError::UserExists(name.clone())));
             }
-            if let Some(missing) = first_unknown_role(&tx, &roles)? {
-                return Ok(Err(AuthError::UnknownRole(missing)));
-            }
             tx.execute(
                 "INSERT INTO user (name, department, password_hash, created_at)
                  VALUES (?1, ?2, ?3, ?4)",
                 params![name, department, hash, now],
             )?;
-            let id = tx.last_insert_rowid();
-            for r in &roles {
-                tx.execute(
-                    "INSERT INTO user_role (user_id, role) VALUES (?1, ?2)",
-                    params![id, r],
-                )?;
+            // On an unknown role the transaction is dropped: the user is not created either.
+            if let Err(e) = replace_roles(&tx, tx.last_insert_rowid(), &roles)? {
+                return Ok(Err(e));
             }
             let detail = format!("department={department} roles={}", join(&roles));
             append_in(&tx, now, actor, Action::UserCreated, &name, &detail)?;
@@ -260,22 +254,15 @@ impl Auth {
         roles: &[String],
     ) -> Result<User, AuthError> {
         let name = valid_name(name)?;
-        let roles: BTreeSet<String> = roles.iter().map(|r| r.trim().to_string()).collect();
+        let roles = role_set(roles);
         let now = self.clock.now();
         self.store.with(|c| {
             let tx = c.transaction()?;
             let Some((id, department)) = user_row(&tx, &name)? else {
                 return Ok(Err(AuthError::NoSuchUser(name.clone())));
             };
-            if let Some(missing) = first_unknown_role(&tx, &roles)? {
-                return Ok(Err(AuthError::UnknownRole(missing)));
-            }
-            tx.execute("DELETE FROM user_role WHERE user_id = ?1", [id])?;
-            for r in &roles {
-                tx.execute(
-                    "INSERT INTO user_role (user_id, role) VALUES (?1, ?2)",
-                    params![id, r],
-                )?;
+            if let Err(e) = replace_roles(&tx, id, &roles)? {
+                return Ok(Err(e));
             }
             if admin_count(&tx)? == 0 {
                 return Ok(Err(AuthError::LastAdmin));
@@ -624,10 +611,17 @@ fn admin_count(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
     )
 }
 
-fn first_unknown_role(
+/// Requested roles, trimmed and without repeats.
+fn role_set(roles: &[String]) -> BTreeSet<String> {
+    roles.iter().map(|r| r.trim().to_string()).collect()
+}
+
+/// Gives user `id` exactly `roles`; an unknown role is refused before anything is written.
+fn replace_roles(
     tx: &rusqlite::Transaction<'_>,
+    id: i64,
     roles: &BTreeSet<String>,
-) -> rusqlite::Result<Option<String>> {
+) -> rusqlite::Result<Result<(), AuthError>> {
     for r in roles {
         let known: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM role WHERE name = ?1)",
@@ -635,10 +629,17 @@ fn first_unknown_role(
             |row| row.get(0),
         )?;
         if !known {
-            return Ok(Some(r.clone()));
+            return Ok(Err(AuthError::UnknownRole(r.clone())));
         }
     }
-    Ok(None)
+    tx.execute("DELETE FROM user_role WHERE user_id = ?1", [id])?;
+    for r in roles {
+        tx.execute(
+            "INSERT INTO user_role (user_id, role) VALUES (?1, ?2)",
+            params![id, r],
+        )?;
+    }
+    Ok(Ok(()))
 }
 
 fn join(roles: &BTreeSet<String>) -> String {
@@ -766,6 +767,10 @@ mod tests {
             )
             .expect_err("unknown role");
         assert!(matches!(err, AuthError::UnknownRole(r) if r == "firefighting"));
+        assert!(
+            a.user("sato").expect("users").is_none(),
+            "nothing is created"
+        );
         a.add_user(
             CLI,
             "root",

@@ -2,26 +2,17 @@
 //! The audit log can be read here and nowhere be changed.
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::hardening::JsonBody;
 use super::identity::Admin;
-use super::{ApiError, AppState, QueryPairs};
+use super::{ApiError, AppState, QueryPairs, json_response};
 use crate::audit::{self, Action};
 use crate::auth::Actor;
 use crate::query::QueryError;
-
-fn json_response(status: StatusCode, doc: serde_json::Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        doc.to_string(),
-    )
-        .into_response()
-}
 
 /// Runs a user-management call off the executor with the admin as the audited actor.
 async fn as_admin<T: Send + 'static>(

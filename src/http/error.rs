@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, LoginError};
 use crate::query::QueryError;
 use crate::store::StoreError;
 
@@ -57,6 +57,19 @@ impl From<AuthError> for ApiError {
             AuthError::UserExists(_) | AuthError::LastAdmin => ApiError::Conflict(e.to_string()),
             AuthError::NoSuchUser(_) => ApiError::NotFound(e.to_string()),
             AuthError::Hash(_) | AuthError::Store(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Invalid => ApiError::Unauthorized(e.to_string()),
+            LoginError::Locked { retry_after } => ApiError::TooManyRequests {
+                message: e.to_string(),
+                retry_after: retry_after.max(1) as u64,
+            },
+            LoginError::Store(e) => e.into(),
         }
     }
 }

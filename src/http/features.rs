@@ -239,16 +239,18 @@ fn with_offset(pairs: &[(String, String)], offset: usize, format: Format) -> Str
 
 /// Records a read of restricted data (see `LayerView::is_audited_read`) before any of it is
 /// sent: if the audit log cannot be written, the caller gets a 500 and no data.
+/// `detail` is only built for audited reads: the common read pays nothing.
 async fn audit_read(
     state: &AppState,
     caller: &Caller,
     layer: &LayerView,
     touched: &[VisibleAttr],
-    detail: String,
+    detail: impl FnOnce() -> String,
 ) -> Result<(), ApiError> {
     if !layer.is_audited_read(touched) {
         return Ok(());
     }
+    let detail = detail();
     let auth = state.auth.clone();
     let actor = caller.principal.name().to_string();
     let client = caller.client.0.clone();
@@ -276,18 +278,15 @@ pub async fn items(
     let layer = visible_layer(&view, &id)?;
     let q = ItemsQuery::parse(&pairs, &layer, view.server(), preferred)?;
     let page = query::execute(&layer, &q);
-    let query_text = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&pairs)
-        .finish();
-    let mut touched = q.output_attrs(&layer).to_vec();
+    let attrs = q.output_attrs(&layer).to_vec();
+    let mut touched = attrs.clone();
     touched.extend(q.filters.iter().map(|(a, _)| *a));
-    audit_read(
-        &state,
-        &caller,
-        &layer,
-        &touched,
-        format!("items?{query_text} returned={}", page.indices.len()),
-    )
+    audit_read(&state, &caller, &layer, &touched, || {
+        let query_text = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
+        format!("items?{query_text} returned={}", page.indices.len())
+    })
     .await?;
     let url = format!("{base}/collections/{id}/items");
     let mut links = vec![
@@ -348,7 +347,6 @@ pub async fn items(
     serde_json::to_writer(&mut head, &links).map_err(|e| ApiError::Internal(e.to_string()))?;
     head.extend_from_slice(b",\"features\":[");
 
-    let attrs = q.output_attrs(&layer).to_vec();
     if q.format == Format::Html {
         let mut buf = head;
         for (n, &i) in page.indices.iter().enumerate() {
@@ -430,13 +428,9 @@ pub async fn item(
             "feature \"{fid}\" not found in collection \"{id}\""
         ))
     })?;
-    audit_read(
-        &state,
-        &caller,
-        &layer,
-        layer.visible(),
-        format!("item {fid}"),
-    )
+    audit_read(&state, &caller, &layer, layer.visible(), || {
+        format!("item {fid}")
+    })
     .await?;
     let url = format!("{base}/collections/{id}/items/{}", urlencode_path(&fid));
     let mut links = self_links(&url, format, media::GEOJSON);

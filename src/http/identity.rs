@@ -99,8 +99,6 @@ pub struct Caller {
     pub client: ClientAddr,
     /// The session and its token, when signed in.
     pub session: Option<(Session, String)>,
-    /// Whether the session came from the cookie (writes then need the CSRF token).
-    pub by_cookie: bool,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -140,7 +138,6 @@ impl FromRequestParts<AppState> for Caller {
                     principal: session.user.principal(),
                     client,
                     session: Some((session, token)),
-                    by_cookie,
                 }
             }
             None => {
@@ -149,7 +146,6 @@ impl FromRequestParts<AppState> for Caller {
                     principal: Principal::Anonymous,
                     client,
                     session: None,
-                    by_cookie: false,
                 }
             }
         };

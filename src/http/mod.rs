@@ -4,7 +4,7 @@ mod admin;
 mod error;
 mod features;
 mod hardening;
-pub mod identity;
+mod identity;
 mod openapi;
 mod session;
 
@@ -13,13 +13,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, RawQuery};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use hardening::RateLimits;
+pub use identity::{Caller, ClientAddr, CurrentView};
 
 use crate::auth::{Auth, AuthError, Clock, Policy};
 use crate::catalog::LiveCatalog;
@@ -131,7 +133,15 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-pub use identity::{Caller, ClientAddr, CurrentView};
+/// A JSON document (sign-in, administration) with `status`.
+fn json_response(status: StatusCode, doc: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.to_string(),
+    )
+        .into_response()
+}
 
 /// Absolute base URL for links, from the Host header (and `X-Forwarded-Proto` behind a proxy).
 pub struct BaseUrl(pub String);

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::hardening::JsonBody;
 use super::identity::{Caller, ClientAddr};
-use super::{ApiError, AppState};
-use crate::auth::{LoginError, Session};
+use super::{ApiError, AppState, json_response};
+use crate::auth::Session;
 
 /// The body of `POST /auth/login`.
 #[derive(Deserialize)]
@@ -58,35 +58,14 @@ pub async fn login(
     state.limits.check_login(&client)?;
     let auth = state.auth.clone();
     let addr = client.0.clone();
-    let result =
+    let new =
         tokio::task::spawn_blocking(move || auth.login(&body.username, &body.password, &addr))
-            .await?;
-    let new = match result {
-        Ok(s) => s,
-        Err(LoginError::Invalid) => {
-            return Err(ApiError::Unauthorized(
-                "user name or password is wrong".into(),
-            ));
-        }
-        Err(LoginError::Locked { retry_after }) => {
-            return Err(ApiError::TooManyRequests {
-                message: format!(
-                    "too many failed sign-ins for this user name; try again in {retry_after} s"
-                ),
-                retry_after: retry_after.max(1) as u64,
-            });
-        }
-        Err(LoginError::Store(e)) => return Err(e.into()),
-    };
+            .await??;
     let mut doc = session_doc(&new.session);
     doc["token"] = json!(new.token);
     doc["token_type"] = json!("Bearer");
     let max_age = new.session.expires_at - state.auth.clock().now();
-    let mut response = (
-        [(header::CONTENT_TYPE, "application/json")],
-        doc.to_string(),
-    )
-        .into_response();
+    let mut response = json_response(StatusCode::OK, doc);
     response
         .headers_mut()
         .insert(header::SET_COOKIE, cookie(&state, &new.token, max_age)?);
@@ -111,11 +90,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Res
 /// was reloaded and only has its cookie).
 pub async fn current(caller: Caller) -> Result<Response, ApiError> {
     match caller.session {
-        Some((session, _)) => Ok((
-            [(header::CONTENT_TYPE, "application/json")],
-            session_doc(&session).to_string(),
-        )
-            .into_response()),
+        Some((session, _)) => Ok(json_response(StatusCode::OK, session_doc(&session))),
         None => Err(ApiError::Unauthorized("not signed in".into())),
     }
 }
