@@ -28,6 +28,9 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value as Json};
 use tower::ServiceExt;
 
+mod common;
+use common::items_uri;
+
 /// Host header sent with every request; links must come back on it.
 const HOST: &str = "machimap.test";
 /// Features closer than this (degrees) to a box edge may legitimately go either way: GDAL's
@@ -271,20 +274,6 @@ async fn fetch(uri: &str) -> Resp {
         status,
         content_type,
         body,
-    }
-}
-
-/// `/collections/{layer}/items?…` with the pairs form-encoded.
-fn items_uri(layer: &str, params: &[(&str, &str)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        s.append_pair(k, v);
-    }
-    let q = s.finish();
-    if q.is_empty() {
-        format!("/collections/{layer}/items")
-    } else {
-        format!("/collections/{layer}/items?{q}")
     }
 }
 

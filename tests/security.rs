@@ -35,6 +35,9 @@ use machimap::store::Store;
 use serde_json::{Value as Json, json};
 use tower::ServiceExt;
 
+mod common;
+use common::items_uri as items;
+
 const HOST: &str = "machimap.test";
 const PASSWORD: &str = "long enough password";
 
@@ -903,20 +906,6 @@ fn percent_decode(uri: &str) -> String {
 /// A name as it appears in a URI (query value or path segment).
 fn encoded(name: &str) -> String {
     form_urlencoded::byte_serialize(name.as_bytes()).collect()
-}
-
-/// `/collections/{layer}/items?…` with the pairs form-encoded.
-fn items(layer: &str, params: &[(&str, &str)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        s.append_pair(k, v);
-    }
-    let q = s.finish();
-    if q.is_empty() {
-        format!("/collections/{layer}/items")
-    } else {
-        format!("/collections/{layer}/items?{q}")
-    }
 }
 
 /// `/collections/{layer}/items/{id}`, the id percent-encoded as a path segment.

@@ -70,3 +70,17 @@ pub fn assert_valid_openapi(body: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `/collections/{layer}/items?…` with the pairs form-encoded.
+pub fn items_uri(layer: &str, params: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        s.append_pair(k, v);
+    }
+    let q = s.finish();
+    if q.is_empty() {
+        format!("/collections/{layer}/items")
+    } else {
+        format!("/collections/{layer}/items?{q}")
+    }
+}
