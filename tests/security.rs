@@ -1161,7 +1161,13 @@ fn public_ok_uris(town: &Town) -> Vec<String> {
         "/collections".into(),
         format!("/collections/{PARKS}"),
         format!("/collections/{PARKS}/queryables"),
+        format!("/collections/{PARKS}/sortables"),
         items(PARKS, &[]),
+        items(PARKS, &[("sortby", &format!("-{PARK_AREA},{PARK_NAME}"))]),
+        items(
+            PARKS,
+            &[("crs", "http://www.opengis.net/def/crs/EPSG/0/6677")],
+        ),
         items(PARKS, &[("limit", "100")]),
         items(PARKS, &[("limit", "3"), ("offset", "3")]),
         items(
@@ -1213,6 +1219,9 @@ fn hidden_layer_uris(layer: &str, fid: &str, attr: &str, value: &str) -> Vec<(St
         format!("/items/{fid}?f=html"),
         "/queryables".into(),
         "/queryables?f=html".into(),
+        "/sortables".into(),
+        format!("/items/{fid}?crs=http://www.opengis.net/def/crs/EPSG/0/6677"),
+        "/items?bbox-crs=http://www.opengis.net/def/crs/EPSG/0/6677&bbox=-8000,-65000,2000,-50000".into(),
         // A bad parameter must not tell a hidden layer (400) from a missing one (404).
         "?f=xml".into(),
         "?limit=5".into(),
@@ -1221,7 +1230,9 @@ fn hidden_layer_uris(layer: &str, fid: &str, attr: &str, value: &str) -> Vec<(St
         "/items?bbox=1,2,x,4".into(),
         "/items?nosuchparameter=1".into(),
         format!("/items/{fid}?f=xml"),
+        format!("/items/{fid}?crs=EPSG:9999"),
         "/queryables?f=xml".into(),
+        "/sortables?f=xml".into(),
         "/".into(),
         "/items/".into(),
     ] {
@@ -1298,7 +1309,11 @@ async fn anonymous_responses_contain_no_canary() {
         .keys()
         .cloned()
         .collect();
-    assert_eq!(queryables, set(&[PARK_ID, PARK_NAME, PARK_KIND, PARK_AREA]));
+    // The visible attributes, and the geometry CQL2's spatial functions read.
+    assert_eq!(
+        queryables,
+        set(&["geometry", PARK_ID, PARK_NAME, PARK_KIND, PARK_AREA])
+    );
     let one = server
         .scan(&anon, &item(PARKS, "P04", ""), &forbidden)
         .await

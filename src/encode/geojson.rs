@@ -6,11 +6,24 @@ use std::io::Write;
 use geo::{Coord, Geometry, LineString, Polygon};
 
 use crate::access::{LayerView, VisibleAttr};
+use crate::crs::RequestCrs;
 use crate::layer::{FeatureId, Value};
 
 /// Writes a number with at most 7 decimals (1 cm at the equator is ~9e-8 degrees) and no
 /// trailing zeros.
 pub fn write_number(out: &mut Vec<u8>, v: f64) {
+    write_decimal(out, v, 7)
+}
+
+/// Writes a number with at most `decimals` (≤ 7) decimals and no trailing zeros.
+pub fn write_decimal(out: &mut Vec<u8>, v: f64, decimals: u32) {
+    let decimals = decimals.min(7);
+    let v = if decimals < 7 {
+        let f = 10f64.powi(decimals as i32);
+        (v * f).round() / f
+    } else {
+        v
+    };
     let scaled = (v * 1e7).round();
     if !scaled.is_finite() || scaled.abs() >= 9.0e15 {
         // Out of the fixed-point range: let serde_json write it (or null for non-finite).
@@ -34,48 +47,53 @@ pub fn write_number(out: &mut Vec<u8>, v: f64) {
     }
 }
 
-fn write_coord(out: &mut Vec<u8>, c: &Coord<f64>) {
+fn write_coord(out: &mut Vec<u8>, c: &Coord<f64>, d: u32) {
     out.push(b'[');
-    write_number(out, c.x);
+    write_decimal(out, c.x, d);
     out.push(b',');
-    write_number(out, c.y);
+    write_decimal(out, c.y, d);
     out.push(b']');
 }
 
-fn write_line(out: &mut Vec<u8>, l: &LineString<f64>) {
+fn write_line(out: &mut Vec<u8>, l: &LineString<f64>, d: u32) {
     out.push(b'[');
     for (i, c) in l.0.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_coord(out, c);
+        write_coord(out, c, d);
     }
     out.push(b']');
 }
 
-fn write_polygon(out: &mut Vec<u8>, p: &Polygon<f64>) {
+fn write_polygon(out: &mut Vec<u8>, p: &Polygon<f64>, d: u32) {
     out.push(b'[');
-    write_line(out, p.exterior());
+    write_line(out, p.exterior(), d);
     for r in p.interiors() {
         out.push(b',');
-        write_line(out, r);
+        write_line(out, r, d);
     }
     out.push(b']');
 }
 
-fn write_list<T>(out: &mut Vec<u8>, items: &[T], f: impl Fn(&mut Vec<u8>, &T)) {
+fn write_list<T>(out: &mut Vec<u8>, items: &[T], d: u32, f: impl Fn(&mut Vec<u8>, &T, u32)) {
     out.push(b'[');
     for (i, it) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        f(out, it);
+        f(out, it, d);
     }
     out.push(b']');
 }
 
-/// Writes a geometry object.
+/// Writes a CRS84 geometry object with 7 decimals.
 pub fn write_geometry(out: &mut Vec<u8>, g: &Geometry<f64>) {
+    write_geometry_with(out, g, 7)
+}
+
+/// Writes a geometry object with at most `d` decimals.
+pub fn write_geometry_with(out: &mut Vec<u8>, g: &Geometry<f64>, d: u32) {
     let kind = match g {
         Geometry::Point(_) => "Point",
         Geometry::MultiPoint(_) => "MultiPoint",
@@ -85,26 +103,30 @@ pub fn write_geometry(out: &mut Vec<u8>, g: &Geometry<f64>) {
         Geometry::MultiPolygon(_) => "MultiPolygon",
         Geometry::GeometryCollection(c) => {
             out.extend_from_slice(b"{\"type\":\"GeometryCollection\",\"geometries\":");
-            write_list(out, &c.0, write_geometry);
+            write_list(out, &c.0, d, write_geometry_with);
             out.push(b'}');
             return;
         }
         // geo's extra types are written as the GeoJSON types they are.
         Geometry::Line(l) => {
             let line = LineString::new(vec![l.start, l.end]);
-            return write_geometry(out, &Geometry::LineString(line));
+            return write_geometry_with(out, &Geometry::LineString(line), d);
         }
-        Geometry::Rect(r) => return write_geometry(out, &Geometry::Polygon(r.to_polygon())),
-        Geometry::Triangle(t) => return write_geometry(out, &Geometry::Polygon(t.to_polygon())),
+        Geometry::Rect(r) => {
+            return write_geometry_with(out, &Geometry::Polygon(r.to_polygon()), d);
+        }
+        Geometry::Triangle(t) => {
+            return write_geometry_with(out, &Geometry::Polygon(t.to_polygon()), d);
+        }
     };
     let _ = write!(out, "{{\"type\":\"{kind}\",\"coordinates\":");
     match g {
-        Geometry::Point(p) => write_coord(out, &p.0),
-        Geometry::MultiPoint(m) => write_list(out, &m.0, |o, p| write_coord(o, &p.0)),
-        Geometry::LineString(l) => write_line(out, l),
-        Geometry::MultiLineString(m) => write_list(out, &m.0, write_line),
-        Geometry::Polygon(p) => write_polygon(out, p),
-        Geometry::MultiPolygon(m) => write_list(out, &m.0, write_polygon),
+        Geometry::Point(p) => write_coord(out, &p.0, d),
+        Geometry::MultiPoint(m) => write_list(out, &m.0, d, |o, p, d| write_coord(o, &p.0, d)),
+        Geometry::LineString(l) => write_line(out, l, d),
+        Geometry::MultiLineString(m) => write_list(out, &m.0, d, write_line),
+        Geometry::Polygon(p) => write_polygon(out, p, d),
+        Geometry::MultiPolygon(m) => write_list(out, &m.0, d, write_polygon),
         _ => {}
     }
     out.push(b'}');
@@ -152,10 +174,34 @@ pub fn write_feature(
     attrs: &[VisibleAttr],
     extra: Option<&[u8]>,
 ) {
+    write_feature_in(out, layer, i, attrs, extra, RequestCrs::CRS84)
+}
+
+/// `write_feature` with the geometry in `crs` (Part 2), in its axis order.
+pub fn write_feature_in(
+    out: &mut Vec<u8>,
+    layer: &LayerView,
+    i: usize,
+    attrs: &[VisibleAttr],
+    extra: Option<&[u8]>,
+    crs: RequestCrs,
+) {
     out.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
     write_id(out, layer.feature_id(i));
     out.extend_from_slice(b",\"geometry\":");
-    write_geometry(out, layer.geometry(i));
+    if crs.is_crs84() {
+        write_geometry(out, layer.geometry(i));
+    } else {
+        match crs.geometry_from_crs84(layer.geometry(i)) {
+            Ok(g) => write_geometry_with(out, &g, crs.decimals()),
+            // Only coordinates outside the CRS's domain fail (e.g. Web Mercator at a pole):
+            // the feature is still listed, without a geometry, rather than breaking the stream.
+            Err(e) => {
+                tracing::warn!(layer = layer.id(), feature = %layer.feature_id(i), "{e}");
+                out.extend_from_slice(b"null");
+            }
+        }
+    }
     out.extend_from_slice(b",\"properties\":{");
     for (n, &a) in attrs.iter().enumerate() {
         if n > 0 {
@@ -191,6 +237,9 @@ mod tests {
         assert_eq!(num(-35.5), "-35.5");
         assert_eq!(num(36.0), "36");
         assert_eq!(num(0.0000001), "0.0000001");
+        let mut o = Vec::new();
+        write_decimal(&mut o, -61234.56789, 3);
+        assert_eq!(String::from_utf8(o).expect("utf8"), "-61234.568");
     }
 
     #[test]

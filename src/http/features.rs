@@ -12,18 +12,27 @@ use super::{ApiError, AppState, BaseUrl, Caller, CurrentView, QueryPairs};
 use crate::access::{LayerView, VisibleAttr};
 use crate::audit::{Action, Event};
 use crate::config::AttrType;
-use crate::crs::CRS84_URI;
-use crate::encode::geojson::{write_feature, write_number};
+use crate::crs::{CRS84_URI, RequestCrs};
+use crate::encode::geojson::{write_feature_in, write_number};
 use crate::encode::{Link, html, media};
 use crate::query::{self, Format, ItemsQuery};
 
 /// Conformance classes implemented and tested.
-pub const CONFORMANCE: [&str; 4] = [
+pub const CONFORMANCE: [&str; 5] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ];
+
+/// The `Content-Crs` header (Part 2): the CRS of the geometries in the body, in angle brackets.
+fn content_crs(crs: RequestCrs) -> (header::HeaderName, String) {
+    (
+        header::HeaderName::from_static("content-crs"),
+        format!("<{}>", crs.uri()),
+    )
+}
 
 /// A metadata document as JSON or as its HTML rendering.
 fn document(doc: Json, format: Format) -> Response {
@@ -101,6 +110,12 @@ fn collection_doc(layer: &LayerView, base: &str, format: Format) -> Json {
             media::SCHEMA,
         )
         .titled("Queryable attributes"),
+        Link::new(
+            format!("{url}/sortables"),
+            "http://www.opengis.net/def/rel/ogc/1.0/sortables",
+            media::SCHEMA,
+        )
+        .titled("Sortable attributes"),
     ]);
     let bbox = layer.extent().map(|r| {
         let mut out = Vec::new();
@@ -123,7 +138,7 @@ fn collection_doc(layer: &LayerView, base: &str, format: Format) -> Json {
         "description": if meta.description.is_empty() { meta.title_en.clone() } else { meta.description.clone() },
         "keywords": meta.keywords,
         "itemType": "feature",
-        "crs": [CRS84_URI],
+        "crs": RequestCrs::supported().map(|c| c.uri()).collect::<Vec<_>>(),
         "storageCrs": CRS84_URI,
         "links": links,
         "machimap:titleEn": meta.title_en,
@@ -182,14 +197,16 @@ pub async fn collection(
     Ok(document(collection_doc(&layer, &base, format), format))
 }
 
-pub async fn queryables(
-    CurrentView { view, .. }: CurrentView,
-    BaseUrl(base): BaseUrl,
-    Path(id): Path<String>,
-    q: QueryPairs,
-) -> Result<Response, ApiError> {
-    let (layer, format) = layer_and_format(&view, &id, &q)?;
+/// The JSON Schema of a layer's visible attributes: the queryables, or the sortables.
+fn attribute_schema(layer: &LayerView, url: String, queryables: bool) -> Json {
     let mut props = serde_json::Map::new();
+    if queryables {
+        // CQL2's spatial functions take the feature geometry as the property `geometry`.
+        props.insert(
+            "geometry".into(),
+            json!({"title": "ジオメトリ", "description": "Geometry", "format": "geometry-any"}),
+        );
+    }
     for (_, a) in layer.attributes() {
         let mut p = json!({ "title": a.label_ja, "type": a.kind.json_type() });
         if !a.label_en.is_empty() {
@@ -200,19 +217,47 @@ pub async fn queryables(
         }
         props.insert(a.name.clone(), p);
     }
-    let url = format!("{base}/collections/{id}/queryables");
-    let doc = json!({
+    json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": url,
         "type": "object",
         "title": layer.meta().title_ja,
         "properties": props,
         "additionalProperties": false,
-    });
-    Ok(match format {
+    })
+}
+
+fn schema_response(doc: Json, format: Format) -> Response {
+    match format {
         Format::Json => ([(header::CONTENT_TYPE, media::SCHEMA)], doc.to_string()).into_response(),
         Format::Html => Html(html::render(&doc)).into_response(),
-    })
+    }
+}
+
+pub async fn queryables(
+    CurrentView { view, .. }: CurrentView,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    q: QueryPairs,
+) -> Result<Response, ApiError> {
+    let (layer, format) = layer_and_format(&view, &id, &q)?;
+    let url = format!("{base}/collections/{id}/queryables");
+    Ok(schema_response(attribute_schema(&layer, url, true), format))
+}
+
+/// The attributes `sortby` accepts: every visible one.
+pub async fn sortables(
+    CurrentView { view, .. }: CurrentView,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    q: QueryPairs,
+) -> Result<Response, ApiError> {
+    let (layer, format) = layer_and_format(&view, &id, &q)?;
+    let url = format!("{base}/collections/{id}/sortables");
+    Ok(schema_response(
+        attribute_schema(&layer, url, false),
+        format,
+    ))
 }
 
 /// Query string with `offset` replaced, for `next`/`prev` links.
@@ -281,6 +326,7 @@ pub async fn items(
     let attrs = q.output_attrs(&layer).to_vec();
     let mut touched = attrs.clone();
     touched.extend(q.filters.iter().map(|(a, _)| *a));
+    touched.extend(q.sortby.iter().map(|k| k.attr));
     audit_read(&state, &caller, &layer, &touched, || {
         let query_text = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&pairs)
@@ -353,7 +399,7 @@ pub async fn items(
             if n > 0 {
                 buf.push(b',');
             }
-            write_feature(&mut buf, &layer, i, &attrs, None);
+            write_feature_in(&mut buf, &layer, i, &attrs, None, q.crs);
         }
         buf.extend_from_slice(b"]}");
         let mut doc: Json =
@@ -361,16 +407,21 @@ pub async fn items(
         doc["title"] = json!(layer.meta().title_ja);
         return Ok(Html(html::render(&doc)).into_response());
     }
+    let crs = q.crs;
     let chunks = FeatureChunks {
         layer,
         attrs,
+        crs,
         indices: page.indices,
         next: 0,
         head: Some(head),
         done: false,
     };
     Ok((
-        [(header::CONTENT_TYPE, media::GEOJSON)],
+        [
+            (header::CONTENT_TYPE, media::GEOJSON.to_string()),
+            content_crs(crs),
+        ],
         Body::from_stream(futures_util::stream::iter(chunks)),
     )
         .into_response())
@@ -380,6 +431,7 @@ pub async fn items(
 struct FeatureChunks {
     layer: LayerView,
     attrs: Vec<VisibleAttr>,
+    crs: RequestCrs,
     indices: Vec<usize>,
     next: usize,
     head: Option<Vec<u8>>,
@@ -404,7 +456,7 @@ impl Iterator for FeatureChunks {
                 buf.push(b',');
             }
             let i = self.indices[self.next];
-            write_feature(&mut buf, &self.layer, i, &self.attrs, None);
+            write_feature_in(&mut buf, &self.layer, i, &self.attrs, None, self.crs);
             self.next += 1;
         }
         if self.next == self.indices.len() {
@@ -420,9 +472,10 @@ pub async fn item(
     CurrentView { view, caller }: CurrentView,
     BaseUrl(base): BaseUrl,
     Path((id, fid)): Path<(String, String)>,
-    q: QueryPairs,
+    QueryPairs { pairs, preferred }: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let (layer, format) = layer_and_format(&view, &id, &q)?;
+    let layer = visible_layer(&view, &id)?;
+    let (format, crs) = query::parse_item_params(&pairs, preferred)?;
     let index = layer.position_of(&fid).ok_or_else(|| {
         ApiError::NotFound(format!(
             "feature \"{fid}\" not found in collection \"{id}\""
@@ -442,9 +495,16 @@ pub async fn item(
     let mut extra = b"\"links\":".to_vec();
     serde_json::to_writer(&mut extra, &links).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut buf = Vec::with_capacity(4096);
-    write_feature(&mut buf, &layer, index, layer.visible(), Some(&extra));
+    write_feature_in(&mut buf, &layer, index, layer.visible(), Some(&extra), crs);
     Ok(match format {
-        Format::Json => ([(header::CONTENT_TYPE, media::GEOJSON)], buf).into_response(),
+        Format::Json => (
+            [
+                (header::CONTENT_TYPE, media::GEOJSON.to_string()),
+                content_crs(crs),
+            ],
+            buf,
+        )
+            .into_response(),
         Format::Html => {
             let mut doc: Json =
                 serde_json::from_slice(&buf).map_err(|e| ApiError::Internal(e.to_string()))?;

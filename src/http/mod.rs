@@ -100,6 +100,10 @@ pub fn router(state: AppState) -> Router {
             "/collections/{collection}/queryables",
             get(features::queryables),
         )
+        .route(
+            "/collections/{collection}/sortables",
+            get(features::sortables),
+        )
         .layer(hardening::public_cors());
     let auth = Router::new()
         .route(

@@ -20,6 +20,9 @@ pub async fn api(
     let max = s.max_limit;
     let default = s.default_limit;
     let mut paths = serde_json::Map::new();
+    let crs_list: Vec<String> = crate::crs::RequestCrs::supported()
+        .map(|c| c.uri())
+        .collect();
     let meta = |summary: &str, op: &str| {
         json!({ "get": {
             "summary": summary, "operationId": op,
@@ -50,6 +53,9 @@ pub async fn api(
             json!({"$ref": "#/components/parameters/limit"}),
             json!({"$ref": "#/components/parameters/offset"}),
             json!({"$ref": "#/components/parameters/properties"}),
+            json!({"$ref": "#/components/parameters/sortby"}),
+            json!({"$ref": "#/components/parameters/crs"}),
+            json!({"$ref": "#/components/parameters/bbox-crs"}),
             json!({"$ref": "#/components/parameters/f"}),
         ];
         for (_, a) in layer.attributes() {
@@ -77,13 +83,18 @@ pub async fn api(
         }}));
         paths.insert(format!("/collections/{id}/items/{{featureId}}"), json!({"get": {
             "summary": format!("{title}: one feature"), "operationId": format!("getFeature_{id}"),
-            "parameters": [{"$ref": "#/components/parameters/featureId"}, {"$ref": "#/components/parameters/f"}],
+            "parameters": [{"$ref": "#/components/parameters/featureId"}, {"$ref": "#/components/parameters/crs"}, {"$ref": "#/components/parameters/f"}],
             "responses": {"200": {"description": "GeoJSON Feature", "content": {media::GEOJSON: {"schema": {"type": "object"}}, media::HTML: {}}}, "400": err, "404": not_found}
         }}));
         paths.insert(format!("/collections/{id}/queryables"), json!({"get": {
             "summary": format!("{title}: queryable attributes"), "operationId": format!("getQueryables_{id}"),
             "parameters": [{"$ref": "#/components/parameters/f"}],
             "responses": {"200": {"description": "JSON Schema of the queryables", "content": {media::SCHEMA: {}}}, "400": err, "404": not_found}
+        }}));
+        paths.insert(format!("/collections/{id}/sortables"), json!({"get": {
+            "summary": format!("{title}: attributes sortby accepts"), "operationId": format!("getSortables_{id}"),
+            "parameters": [{"$ref": "#/components/parameters/f"}],
+            "responses": {"200": {"description": "JSON Schema of the sortables", "content": {media::SCHEMA: {}}}, "400": err, "404": not_found}
         }}));
     }
     auth_paths(&mut paths, view.principal());
@@ -105,7 +116,7 @@ pub async fn api(
                 "f": {"name": "f", "in": "query", "required": false, "description": "Output format",
                       "schema": {"type": "string", "enum": ["json", "html"], "default": "json"}},
                 "bbox": {"name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
-                         "description": "minLon,minLat,maxLon,maxLat (CRS84); features whose geometry intersects the box",
+                         "description": "Lower and upper corner in the axis order of bbox-crs (default CRS84: minLon,minLat,maxLon,maxLat); features whose geometry intersects the box",
                          "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
                 "datetime": {"name": "datetime", "in": "query", "required": false, "style": "form", "explode": false,
                              "description": "RFC 3339 instant or interval; no collection declares a temporal property yet, so every feature matches",
@@ -117,6 +128,13 @@ pub async fn api(
                            "schema": {"type": "integer", "minimum": 0, "default": 0}},
                 "properties": {"name": "properties", "in": "query", "required": false, "style": "form", "explode": false,
                                "description": "Comma-separated attributes to include", "schema": {"type": "array", "items": {"type": "string"}}},
+                "sortby": {"name": "sortby", "in": "query", "required": false, "style": "form", "explode": false,
+                           "description": "Comma-separated sortable attributes, each prefixed with + (ascending, default) or - (descending); nulls last",
+                           "schema": {"type": "array", "items": {"type": "string", "pattern": "^[+-]?.+$"}}},
+                "crs": {"name": "crs", "in": "query", "required": false, "description": "CRS of the output geometries, in its axis order (latitude first for EPSG:4326 and 6668, northing first for 6669–6687)",
+                        "schema": {"type": "string", "format": "uri", "enum": crs_list.clone(), "default": crate::crs::CRS84_URI}},
+                "bbox-crs": {"name": "bbox-crs", "in": "query", "required": false, "description": "CRS of bbox, in its axis order",
+                             "schema": {"type": "string", "format": "uri", "enum": crs_list, "default": crate::crs::CRS84_URI}},
                 "featureId": {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}}
             },
             "responses": {

@@ -2,10 +2,13 @@
 //! against a `LayerView`. Attribute names resolve only through the view, so a hidden attribute
 //! is exactly as unknown as one that never existed.
 
-use geo::Rect;
+use std::cmp::Ordering;
+
+use geo::{Coord, Intersects, LineString, Polygon, Rect};
 
 use crate::access::{LayerView, VisibleAttr};
 use crate::config::ServerConfig;
+use crate::crs::RequestCrs;
 use crate::layer::Value;
 
 /// A request that cannot be answered as asked, naming the parameter at fault.
@@ -64,15 +67,59 @@ pub fn parse_metadata_params(
     Ok(format)
 }
 
+/// The area a `bbox` selects, in CRS84.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Area {
+    /// One rectangle, or two when the box crosses the antimeridian. For a box given in a
+    /// projected `bbox-crs` this is the envelope of `exact`.
+    pub rects: Vec<Rect<f64>>,
+    /// A box given in a projected CRS is not a rectangle in longitude and latitude: its
+    /// outline, densified, is tested exactly.
+    pub exact: Option<Polygon<f64>>,
+}
+
+impl Area {
+    fn of_rects(rects: Vec<Rect<f64>>) -> Area {
+        Area { rects, exact: None }
+    }
+}
+
+/// One `sortby` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortKey {
+    pub attr: VisibleAttr,
+    pub descending: bool,
+}
+
+/// Checks a single-feature request's parameters: `f` and `crs`.
+pub fn parse_item_params(
+    pairs: &[(String, String)],
+    preferred: Format,
+) -> Result<(Format, RequestCrs), QueryError> {
+    let mut format = preferred;
+    let mut crs = RequestCrs::CRS84;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "f" => format = parse_format(v)?,
+            "crs" => crs = RequestCrs::parse(v).map_err(|e| bad("crs", e))?,
+            other => return Err(bad(other, "unknown query parameter")),
+        }
+    }
+    Ok((format, crs))
+}
+
 /// A validated `/items` request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemsQuery {
-    /// One rectangle, or two when the box crosses the antimeridian.
-    pub bbox: Option<Vec<Rect<f64>>>,
+    pub bbox: Option<Area>,
     /// Equality filters: (attribute, value).
     pub filters: Vec<(VisibleAttr, Value)>,
     /// Attributes to output; `None` is every visible attribute.
     pub properties: Option<Vec<VisibleAttr>>,
+    /// Sort keys, most significant first; empty is layer order.
+    pub sortby: Vec<SortKey>,
+    /// The CRS of the output geometries (`crs`).
+    pub crs: RequestCrs,
     pub limit: usize,
     pub offset: usize,
     pub format: Format,
@@ -92,18 +139,25 @@ impl ItemsQuery {
             bbox: None,
             filters: Vec::new(),
             properties: None,
+            sortby: Vec::new(),
+            crs: RequestCrs::CRS84,
             limit: server.default_limit,
             offset: 0,
             format: preferred,
         };
         let mut seen: Vec<&str> = Vec::new();
+        let mut bbox = None;
+        let mut bbox_crs = RequestCrs::CRS84;
         for (k, v) in pairs {
             if seen.contains(&k.as_str()) {
                 return Err(bad(k, "given more than once"));
             }
             seen.push(k);
             match k.as_str() {
-                "bbox" => q.bbox = Some(parse_bbox(v)?),
+                "bbox" => bbox = Some(v),
+                "bbox-crs" => bbox_crs = RequestCrs::parse(v).map_err(|e| bad("bbox-crs", e))?,
+                "crs" => q.crs = RequestCrs::parse(v).map_err(|e| bad("crs", e))?,
+                "sortby" => q.sortby = parse_sortby(v, layer)?,
                 "limit" => q.limit = parse_limit(v, server.max_limit)?,
                 "offset" => {
                     q.offset = v.parse().map_err(|_| {
@@ -124,6 +178,9 @@ impl ItemsQuery {
                     None => return Err(bad(name, "unknown query parameter")),
                 },
             }
+        }
+        if let Some(v) = bbox {
+            q.bbox = Some(parse_bbox_in(v, bbox_crs)?);
         }
         Ok(q)
     }
@@ -146,30 +203,26 @@ fn parse_limit(v: &str, max: usize) -> Result<usize, QueryError> {
     }
 }
 
-/// `bbox`: `minLon,minLat,maxLon,maxLat` or with heights (6 numbers), in CRS84.
-pub fn parse_bbox(v: &str) -> Result<Vec<Rect<f64>>, QueryError> {
-    let nums: Vec<f64> = v
-        .split(',')
+/// The numbers of a `bbox`, all finite.
+fn bbox_numbers(v: &str) -> Result<Vec<f64>, QueryError> {
+    v.split(',')
         .map(|s| s.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
-        .collect::<Option<_>>()
+        .collect::<Option<Vec<f64>>>()
         .ok_or_else(|| {
             bad(
                 "bbox",
                 format!("expected 4 or 6 comma-separated numbers, got \"{v}\""),
             )
-        })?;
+        })
+}
+
+/// `bbox`: `minLon,minLat,maxLon,maxLat` or with heights (6 numbers), in CRS84.
+pub fn parse_bbox(v: &str) -> Result<Vec<Rect<f64>>, QueryError> {
+    let nums = bbox_numbers(v)?;
     let (x1, y1, x2, y2) = match nums.as_slice() {
         [a, b, c, d] => (*a, *b, *c, *d),
         [a, b, _, d, e, _] => (*a, *b, *d, *e),
-        _ => {
-            return Err(bad(
-                "bbox",
-                format!(
-                    "expected 4 or 6 comma-separated numbers, got {} in \"{v}\"",
-                    nums.len()
-                ),
-            ));
-        }
+        _ => return wrong_count(v, nums.len()),
     };
     if !(-180.0..=180.0).contains(&x1) || !(-180.0..=180.0).contains(&x2) {
         return Err(bad("bbox", "longitudes must be within -180..180"));
@@ -191,6 +244,141 @@ pub fn parse_bbox(v: &str) -> Result<Vec<Rect<f64>>, QueryError> {
             Rect::new((x1, y1), (180.0, y2)),
             Rect::new((-180.0, y1), (x2, y2)),
         ])
+    }
+}
+
+/// `bbox` in `crs` (`bbox-crs`), in the CRS's axis order: lower corner then upper corner.
+pub fn parse_bbox_in(v: &str, crs: RequestCrs) -> Result<Area, QueryError> {
+    if crs.is_crs84() {
+        return parse_bbox(v).map(Area::of_rects);
+    }
+    let nums = bbox_numbers(v)?;
+    let (lo, hi) = match nums.as_slice() {
+        [a, b, c, d] => ((*a, *b), (*c, *d)),
+        [a, b, _, d, e, _] => ((*a, *b), (*d, *e)),
+        _ => wrong_count(v, nums.len())?,
+    };
+    if lo.0 > hi.0 || lo.1 > hi.1 {
+        return Err(bad(
+            "bbox",
+            format!(
+                "the lower corner ({}, {}) must not exceed the upper corner ({}, {}) in {}",
+                lo.0,
+                lo.1,
+                hi.0,
+                hi.1,
+                crs.uri()
+            ),
+        ));
+    }
+    let to84 = |x: f64, y: f64| {
+        crs.to_crs84(Coord { x, y }).map_err(|_| {
+            bad(
+                "bbox",
+                format!("({x}, {y}) is outside the area of {}", crs.uri()),
+            )
+        })
+    };
+    if crs.is_geographic() {
+        // Latitude-first geographic CRSs hold the same numbers as CRS84, axes swapped.
+        let a = to84(lo.0, lo.1)?;
+        let b = to84(hi.0, hi.1)?;
+        return parse_bbox(&format!("{},{},{},{}", a.x, a.y, b.x, b.y)).map(Area::of_rects);
+    }
+    // A projected box: its outline, densified so the curved edges in degrees are followed
+    // to well under a centimetre at municipal scale.
+    const STEPS: usize = 32;
+    let corners = [
+        (lo.0, lo.1),
+        (hi.0, lo.1),
+        (hi.0, hi.1),
+        (lo.0, hi.1),
+        (lo.0, lo.1),
+    ];
+    let mut ring = Vec::with_capacity(4 * STEPS + 1);
+    for w in corners.windows(2) {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        for s in 0..STEPS {
+            let t = s as f64 / STEPS as f64;
+            ring.push(to84(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t)?);
+        }
+    }
+    ring.push(ring[0]);
+    let (mut min, mut max) = (ring[0], ring[0]);
+    for c in &ring {
+        min = Coord {
+            x: min.x.min(c.x),
+            y: min.y.min(c.y),
+        };
+        max = Coord {
+            x: max.x.max(c.x),
+            y: max.y.max(c.y),
+        };
+    }
+    Ok(Area {
+        rects: vec![Rect::new(min, max)],
+        exact: Some(Polygon::new(LineString::new(ring), vec![])),
+    })
+}
+
+fn wrong_count<T>(v: &str, n: usize) -> Result<T, QueryError> {
+    Err(bad(
+        "bbox",
+        format!("expected 4 or 6 comma-separated numbers, got {n} in \"{v}\""),
+    ))
+}
+
+/// `sortby`: comma-separated attributes, each optionally prefixed with `+` (ascending, the
+/// default) or `-` (descending).
+fn parse_sortby(v: &str, layer: &LayerView) -> Result<Vec<SortKey>, QueryError> {
+    let mut keys: Vec<SortKey> = Vec::new();
+    for part in v.split(',').map(str::trim) {
+        // A `+` in a query string decodes to a space; a leading space is an ascending key.
+        let (descending, name) = match part.strip_prefix('-') {
+            Some(n) => (true, n.trim()),
+            None => (false, part.strip_prefix('+').unwrap_or(part).trim()),
+        };
+        if name.is_empty() {
+            return Err(bad("sortby", format!("empty sort key in \"{v}\"")));
+        }
+        let (attr, _) = layer
+            .attribute(name)
+            .ok_or_else(|| bad("sortby", format!("unknown property \"{name}\"")))?;
+        if keys.iter().any(|k| k.attr == attr) {
+            return Err(bad("sortby", format!("\"{name}\" is given more than once")));
+        }
+        keys.push(SortKey { attr, descending });
+    }
+    Ok(keys)
+}
+
+/// Orders two values of one attribute. Nulls come last in either direction, so a
+/// descending sort starts with real values (what people reading a table expect).
+fn compare_values(a: &Value, b: &Value, descending: bool) -> Ordering {
+    let ord = match (a, b) {
+        (Value::Null, Value::Null) => return Ordering::Equal,
+        (Value::Null, _) => return Ordering::Greater,
+        (_, Value::Null) => return Ordering::Less,
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Float(x), Value::Float(y)) => x.total_cmp(y),
+        (Value::Int(x), Value::Float(y)) => (*x as f64).total_cmp(y),
+        (Value::Float(x), Value::Int(y)) => x.total_cmp(&(*y as f64)),
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (Value::Date(x), Value::Date(y)) => x.cmp(y),
+        // One attribute holds one type; order mixed ones by kind to stay total.
+        (x, y) => kind_rank(x).cmp(&kind_rank(y)),
+    };
+    if descending { ord.reverse() } else { ord }
+}
+
+fn kind_rank(v: &Value) -> u8 {
+    match v {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Int(_) | Value::Float(_) => 2,
+        Value::Str(_) => 3,
+        Value::Date(_) => 4,
     }
 }
 
@@ -243,25 +431,62 @@ fn parse_datetime(v: &str) -> Result<(), QueryError> {
 pub struct Page {
     /// Every feature matching the query, over all pages.
     pub matched: usize,
-    /// Indices of this page's features, in layer order.
+    /// Indices of this page's features, in answer order.
     pub indices: Vec<usize>,
 }
 
-/// Runs the query. Results are in layer order, so `offset` paging is exact and stable over an
-/// immutable layer.
+/// Runs the query. Results are in layer order, or in `sortby` order with layer order breaking
+/// ties, so `offset` paging is exact and stable over an immutable layer.
 pub fn execute(layer: &LayerView, q: &ItemsQuery) -> Page {
-    let matches = |i: &usize| q.filters.iter().all(|(a, v)| layer.value(*i, *a) == v);
+    let selects = |i: &usize| {
+        q.filters.iter().all(|(a, v)| layer.value(*i, *a) == v)
+            && q.bbox
+                .as_ref()
+                .and_then(|b| b.exact.as_ref())
+                .is_none_or(|p| layer.geometry(*i).intersects(p))
+    };
     let candidates: Box<dyn Iterator<Item = usize>> = match &q.bbox {
         None => Box::new(0..layer.len()),
-        Some(rects) if rects.len() == 1 => Box::new(layer.intersecting(&rects[0]).into_iter()),
-        Some(rects) => {
-            let mut all: Vec<usize> = rects.iter().flat_map(|r| layer.intersecting(r)).collect();
+        Some(area) if area.rects.len() == 1 => {
+            Box::new(layer.intersecting(&area.rects[0]).into_iter())
+        }
+        Some(area) => {
+            let mut all: Vec<usize> = area
+                .rects
+                .iter()
+                .flat_map(|r| layer.intersecting(r))
+                .collect();
             all.sort_unstable();
             all.dedup();
             Box::new(all.into_iter())
         }
     };
-    if q.filters.is_empty() && q.bbox.is_none() {
+    let unfiltered = q.filters.is_empty() && q.bbox.is_none();
+    if !q.sortby.is_empty() {
+        let mut all: Vec<usize> = if unfiltered {
+            (0..layer.len()).collect()
+        } else {
+            candidates.filter(selects).collect()
+        };
+        // A stable sort keeps layer order among equal keys: pages never overlap or skip.
+        all.sort_by(|&a, &b| {
+            q.sortby
+                .iter()
+                .map(|k| {
+                    compare_values(layer.value(a, k.attr), layer.value(b, k.attr), k.descending)
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
+        });
+        let matched = all.len();
+        let start = q.offset.min(matched);
+        let end = start.saturating_add(q.limit).min(matched);
+        return Page {
+            matched,
+            indices: all[start..end].to_vec(),
+        };
+    }
+    if unfiltered {
         let n = layer.len();
         let start = q.offset.min(n);
         let end = start.saturating_add(q.limit).min(n);
@@ -272,7 +497,7 @@ pub fn execute(layer: &LayerView, q: &ItemsQuery) -> Page {
     }
     let mut matched = 0;
     let mut indices = Vec::new();
-    for i in candidates.filter(matches) {
+    for i in candidates.filter(selects) {
         if matched >= q.offset && indices.len() < q.limit {
             indices.push(i);
         }
