@@ -1221,7 +1221,8 @@ fn hidden_layer_uris(layer: &str, fid: &str, attr: &str, value: &str) -> Vec<(St
         "/queryables?f=html".into(),
         "/sortables".into(),
         format!("/items/{fid}?crs=http://www.opengis.net/def/crs/EPSG/0/6677"),
-        "/items?bbox-crs=http://www.opengis.net/def/crs/EPSG/0/6677&bbox=-8000,-65000,2000,-50000".into(),
+        "/items?bbox-crs=http://www.opengis.net/def/crs/EPSG/0/6677&bbox=-8000,-65000,2000,-50000"
+            .into(),
         // A bad parameter must not tell a hidden layer (400) from a missing one (404).
         "?f=xml".into(),
         "?limit=5".into(),
