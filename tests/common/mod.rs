@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, dead_code)]
 
+pub mod gsi;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 

@@ -1,0 +1,542 @@
+//! OGC API – Features Part 2 on the sample town: geometries served in every JGD2011 plane
+//! rectangular zone, EPSG:4326, EPSG:6668 and EPSG:3857, checked against independent
+//! formulas (GSI's Gauss–Krüger equations, the Web Mercator definition), with each CRS's own
+//! axis order; and boxes given in EPSG:6677 select what a brute force in metres selects.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use machimap::auth::Clock;
+use machimap::catalog::{Catalog, LiveCatalog};
+use machimap::config::SecurityConfig;
+use machimap::http::{AppState, router};
+use machimap::store::Store;
+use serde_json::Value as Json;
+use tower::ServiceExt;
+
+mod common;
+use common::gsi::{ORIGINS, gsi_forward};
+use common::items_uri;
+
+const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+/// Public layers of the sample with points, lines and polygons.
+const LAYERS: [&str; 3] = ["shelters", "roads", "zoning"];
+/// CRS84 output has 7 decimals: up to ~0.6 cm of rounding per coordinate, so a coordinate
+/// recomputed from it can differ from the server's (computed from the stored value) by ~1 cm.
+const TOLERANCE_M: f64 = 0.015;
+
+fn epsg(code: u32) -> String {
+    format!("http://www.opengis.net/def/crs/EPSG/0/{code}")
+}
+
+fn app() -> &'static Router {
+    static APP: OnceLock<Router> = OnceLock::new();
+    APP.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+        let (catalog, _) = Catalog::load(&dir).expect("the sample catalog loads");
+        let security = SecurityConfig {
+            public_requests_per_minute: 0,
+            ..SecurityConfig::default()
+        };
+        let store = Arc::new(Store::in_memory().expect("store"));
+        router(
+            AppState::with_settings(
+                Arc::new(LiveCatalog::new(catalog)),
+                store,
+                security,
+                Clock::System,
+            )
+            .expect("state"),
+        )
+    })
+}
+
+struct Resp {
+    status: StatusCode,
+    content_crs: Option<String>,
+    body: String,
+}
+
+impl Resp {
+    fn json(&self) -> Json {
+        serde_json::from_str(&self.body).expect("JSON body")
+    }
+}
+
+async fn get(uri: &str) -> Resp {
+    let req = Request::builder()
+        .uri(uri)
+        .header(header::HOST, "machimap.test")
+        .body(Body::empty())
+        .expect("request");
+    let resp = app().clone().oneshot(req).await.expect("router");
+    let status = resp.status();
+    let content_crs = resp
+        .headers()
+        .get("content-crs")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    Resp {
+        status,
+        content_crs,
+        body: String::from_utf8(body.to_vec()).expect("UTF-8"),
+    }
+}
+
+/// Every coordinate of a GeoJSON geometry, in document order.
+fn coords(g: &Json, out: &mut Vec<[f64; 2]>) {
+    match g {
+        Json::Array(a) if a.len() >= 2 && a[0].is_number() => {
+            out.push([a[0].as_f64().expect("x"), a[1].as_f64().expect("y")])
+        }
+        Json::Array(a) => a.iter().for_each(|x| coords(x, out)),
+        Json::Object(o) => {
+            if let Some(c) = o.get("coordinates") {
+                coords(c, out)
+            }
+            if let Some(gs) = o.get("geometries") {
+                coords(gs, out)
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A geometry's parts: each a path of coordinates, with whether it is a polygon ring.
+type Parts = Vec<(Vec<[f64; 2]>, bool)>;
+
+fn parts(g: &Json) -> Parts {
+    let path = |v: &Json| {
+        let mut out = Vec::new();
+        coords(v, &mut out);
+        out
+    };
+    let c = &g["coordinates"];
+    let list = |v: &Json| v.as_array().cloned().unwrap_or_default();
+    match g["type"].as_str().expect("geometry type") {
+        "Point" | "LineString" | "MultiPoint" => vec![(path(c), false)],
+        "MultiLineString" => list(c).iter().map(|l| (path(l), false)).collect(),
+        "Polygon" => list(c).iter().map(|r| (path(r), true)).collect(),
+        "MultiPolygon" => list(c)
+            .iter()
+            .flat_map(list)
+            .map(|r| (path(&r), true))
+            .collect(),
+        other => panic!("unexpected geometry type {other}"),
+    }
+}
+
+/// Every feature of `layer` (id → geometry) in `crs`, with the Content-Crs header checked.
+async fn features(layer: &str, crs: &str) -> BTreeMap<String, Json> {
+    let r = get(&items_uri(layer, &[("limit", "10000"), ("crs", crs)])).await;
+    assert_eq!(r.status, StatusCode::OK, "{layer} in {crs}: {}", r.body);
+    assert_eq!(
+        r.content_crs.as_deref(),
+        Some(format!("<{crs}>").as_str()),
+        "{layer}: Content-Crs"
+    );
+    let doc = r.json();
+    assert_eq!(
+        doc["numberReturned"], doc["numberMatched"],
+        "{layer}: one page"
+    );
+    doc["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| (id_text(&f["id"]), f["geometry"].clone()))
+        .collect()
+}
+
+fn id_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn ids(doc: &Json) -> BTreeSet<String> {
+    doc["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| id_text(&f["id"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn collections_list_every_served_crs_and_conformance_declares_part_2() {
+    let mut expected: BTreeSet<String> = [CRS84.to_string(), epsg(4326), epsg(6668), epsg(3857)]
+        .into_iter()
+        .collect();
+    expected.extend((6669..=6687).map(epsg));
+    for layer in LAYERS {
+        let doc = get(&format!("/collections/{layer}")).await.json();
+        let listed: BTreeSet<String> = doc["crs"]
+            .as_array()
+            .expect("crs list")
+            .iter()
+            .map(|c| c.as_str().expect("uri").to_string())
+            .collect();
+        assert_eq!(listed, expected, "{layer}: crs list");
+        assert_eq!(doc["storageCrs"], CRS84, "{layer}: storageCrs");
+    }
+    let conf = get("/conformance").await.json();
+    assert!(
+        conf["conformsTo"]
+            .as_array()
+            .expect("conformsTo")
+            .iter()
+            .any(|c| c == "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"),
+        "{conf}"
+    );
+}
+
+/// In each of the 19 zones the served (northing, easting) equal GSI's formula applied to the
+/// CRS84 answer: X (north) first, as Japanese surveys and EPSG write these CRSs.
+#[tokio::test]
+async fn every_plane_zone_matches_the_gsi_formula_northing_first() {
+    for layer in LAYERS {
+        let base = features(layer, CRS84).await;
+        assert!(!base.is_empty(), "{layer}: no features");
+        for (i, origin) in ORIGINS.iter().enumerate() {
+            let code = 6669 + i as u32;
+            let zone = features(layer, &epsg(code)).await;
+            assert_eq!(
+                zone.keys().collect::<Vec<_>>(),
+                base.keys().collect::<Vec<_>>(),
+                "{layer} EPSG:{code}: the same features"
+            );
+            for (id, g) in &base {
+                let (mut lonlat, mut plane) = (Vec::new(), Vec::new());
+                coords(g, &mut lonlat);
+                coords(&zone[id], &mut plane);
+                assert_eq!(lonlat.len(), plane.len(), "{layer} {id}: vertex count");
+                for (ll, xy) in lonlat.iter().zip(&plane) {
+                    let (x, y) = gsi_forward(ll[1], ll[0], *origin);
+                    assert!(
+                        (xy[0] - x).abs() < TOLERANCE_M && (xy[1] - y).abs() < TOLERANCE_M,
+                        "{layer} {id} EPSG:{code}: served {xy:?}, GSI formula gives [{x:.3}, {y:.3}] for {ll:?}"
+                    );
+                }
+            }
+        }
+    }
+    // One feature by id, in zone IX.
+    let base = features("shelters", CRS84).await;
+    let (id, g) = base.iter().next().expect("a shelter");
+    let r = get(&format!(
+        "/collections/shelters/items/{id}?crs={}",
+        epsg(6677)
+    ))
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.content_crs, Some(format!("<{}>", epsg(6677))));
+    let mut ll = Vec::new();
+    coords(g, &mut ll);
+    let mut xy = Vec::new();
+    coords(&r.json()["geometry"], &mut xy);
+    let (x, y) = gsi_forward(ll[0][1], ll[0][0], ORIGINS[8]);
+    assert!((xy[0][0] - x).abs() < TOLERANCE_M && (xy[0][1] - y).abs() < TOLERANCE_M);
+}
+
+#[tokio::test]
+async fn geographic_crss_are_latitude_first_and_web_mercator_follows_its_definition() {
+    const R: f64 = 6_378_137.0;
+    for layer in LAYERS {
+        let base = features(layer, CRS84).await;
+        for code in [4326, 6668] {
+            let swapped = features(layer, &epsg(code)).await;
+            for (id, g) in &base {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                coords(g, &mut a);
+                coords(&swapped[id], &mut b);
+                let lat_first: Vec<[f64; 2]> = a.iter().map(|c| [c[1], c[0]]).collect();
+                assert_eq!(b, lat_first, "{layer} {id} EPSG:{code}: latitude first");
+            }
+        }
+        let merc = features(layer, &epsg(3857)).await;
+        for (id, g) in &base {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            coords(g, &mut a);
+            coords(&merc[id], &mut b);
+            for (ll, xy) in a.iter().zip(&b) {
+                let x = R * ll[0].to_radians();
+                let y = R
+                    * (std::f64::consts::FRAC_PI_4 + ll[1].to_radians() / 2.0)
+                        .tan()
+                        .ln();
+                // Web Mercator stretches by 1/cos(lat) ≈ 1.24 here.
+                assert!(
+                    (xy[0] - x).abs() < 0.02 && (xy[1] - y).abs() < 0.02,
+                    "{layer} {id} EPSG:3857: served {xy:?}, definition gives [{x:.3}, {y:.3}]"
+                );
+            }
+        }
+    }
+    // A latitude-first box selects what the same box in CRS84 selects.
+    for layer in LAYERS {
+        let crs84 = get(&items_uri(
+            layer,
+            &[("bbox", "139.08,35.99,139.12,36.03"), ("limit", "10000")],
+        ))
+        .await
+        .json();
+        let lat_first = get(&items_uri(
+            layer,
+            &[
+                ("bbox", "35.99,139.08,36.03,139.12"),
+                ("bbox-crs", &epsg(4326)),
+                ("limit", "10000"),
+            ],
+        ))
+        .await
+        .json();
+        assert!(
+            !ids(&crs84).is_empty(),
+            "{layer}: the box must hold features"
+        );
+        assert_eq!(ids(&crs84), ids(&lat_first), "{layer}: bbox-crs=4326");
+    }
+}
+
+/// A rectangle in plane coordinates (x north, y east).
+#[derive(Clone, Copy, Debug)]
+struct PlaneBox {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+impl PlaneBox {
+    fn grow(self, d: f64) -> PlaneBox {
+        PlaneBox {
+            x0: self.x0 - d,
+            y0: self.y0 - d,
+            x1: self.x1 + d,
+            y1: self.y1 + d,
+        }
+    }
+    fn contains(&self, p: [f64; 2]) -> bool {
+        (self.x0..=self.x1).contains(&p[0]) && (self.y0..=self.y1).contains(&p[1])
+    }
+    fn corners(&self) -> [[f64; 2]; 4] {
+        [
+            [self.x0, self.y0],
+            [self.x1, self.y0],
+            [self.x1, self.y1],
+            [self.x0, self.y1],
+        ]
+    }
+}
+
+fn segments_cross(a: [f64; 2], b: [f64; 2], c: [f64; 2], d: [f64; 2]) -> bool {
+    let orient = |p: [f64; 2], q: [f64; 2], r: [f64; 2]| {
+        ((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])).signum()
+    };
+    orient(a, b, c) * orient(a, b, d) <= 0.0 && orient(c, d, a) * orient(c, d, b) <= 0.0
+}
+
+fn inside_rings(p: [f64; 2], rings: &[&Vec<[f64; 2]>]) -> bool {
+    let mut inside = false;
+    for ring in rings {
+        for w in ring.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if (a[1] > p[1]) != (b[1] > p[1])
+                && p[0] < a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0])
+            {
+                inside = !inside;
+            }
+        }
+    }
+    inside
+}
+
+/// Brute force in metres: whether a geometry (its parts projected by the GSI formula) touches
+/// the box. Polygons are tested with all their rings together (even-odd), which is exact for
+/// the single polygons and disjoint multipolygons of the sample.
+fn plane_hits(parts: &Parts, bx: &PlaneBox) -> bool {
+    let corners = bx.corners();
+    let edges: Vec<([f64; 2], [f64; 2])> =
+        (0..4).map(|i| (corners[i], corners[(i + 1) % 4])).collect();
+    for (path, _) in parts {
+        if path.iter().any(|p| bx.contains(*p)) {
+            return true;
+        }
+        for w in path.windows(2) {
+            if edges
+                .iter()
+                .any(|(c, d)| segments_cross(w[0], w[1], *c, *d))
+            {
+                return true;
+            }
+        }
+    }
+    let rings: Vec<&Vec<[f64; 2]>> = parts.iter().filter(|(_, r)| *r).map(|(p, _)| p).collect();
+    !rings.is_empty() && inside_rings(corners[0], &rings)
+}
+
+/// Boxes given in EPSG:6677 (northing first) select, in both the CRS84 and the EPSG:6677
+/// answer, what a brute force in metres selects, give or take 5 cm at the edges (the server
+/// follows the box edges in degrees, densified); and they contain the CRS84 answer for the
+/// box they were drawn around.
+#[tokio::test]
+async fn zone_ix_boxes_round_trip_to_the_crs84_answer() {
+    let zone9 = ORIGINS[8];
+    let mut total = 0;
+    for layer in LAYERS {
+        let base = features(layer, CRS84).await;
+        let projected: BTreeMap<&String, Parts> = base
+            .iter()
+            .map(|(id, g)| {
+                let parts = parts(g)
+                    .into_iter()
+                    .map(|(path, ring)| {
+                        let p = path
+                            .iter()
+                            .map(|c| {
+                                let (x, y) = gsi_forward(c[1], c[0], zone9);
+                                [x, y]
+                            })
+                            .collect();
+                        (p, ring)
+                    })
+                    .collect();
+                (id, parts)
+            })
+            .collect();
+        for (lon0, lat0, lon1, lat1) in [
+            (139.05, 35.99, 139.09, 36.02),
+            (139.09, 36.00, 139.13, 36.04),
+            (139.10, 36.02, 139.16, 36.05),
+            (139.03, 35.98, 139.17, 36.06),
+        ] {
+            // The plane box around the CRS84 box: the envelope of its densified outline.
+            let mut bx = PlaneBox {
+                x0: f64::MAX,
+                y0: f64::MAX,
+                x1: f64::MIN,
+                y1: f64::MIN,
+            };
+            for k in 0..=100 {
+                let t = k as f64 / 100.0;
+                for (lat, lon) in [
+                    (lat0, lon0 + (lon1 - lon0) * t),
+                    (lat1, lon0 + (lon1 - lon0) * t),
+                    (lat0 + (lat1 - lat0) * t, lon0),
+                    (lat0 + (lat1 - lat0) * t, lon1),
+                ] {
+                    let (x, y) = gsi_forward(lat, lon, zone9);
+                    bx = PlaneBox {
+                        x0: bx.x0.min(x),
+                        y0: bx.y0.min(y),
+                        x1: bx.x1.max(x),
+                        y1: bx.y1.max(y),
+                    };
+                }
+            }
+            let bbox = format!("{:.3},{:.3},{:.3},{:.3}", bx.x0, bx.y0, bx.x1, bx.y1);
+            let crs84 = get(&items_uri(
+                layer,
+                &[
+                    ("bbox", &format!("{lon0},{lat0},{lon1},{lat1}")),
+                    ("limit", "10000"),
+                ],
+            ))
+            .await
+            .json();
+            let mut answers = Vec::new();
+            for out in [CRS84.to_string(), epsg(6677)] {
+                let r = get(&items_uri(
+                    layer,
+                    &[
+                        ("bbox", &bbox),
+                        ("bbox-crs", &epsg(6677)),
+                        ("crs", &out),
+                        ("limit", "10000"),
+                    ],
+                ))
+                .await;
+                assert_eq!(r.status, StatusCode::OK, "{layer} {bbox}: {}", r.body);
+                answers.push(ids(&r.json()));
+            }
+            assert_eq!(
+                answers[0], answers[1],
+                "{layer} {bbox}: output CRS changes the selection"
+            );
+            let got = &answers[0];
+            assert!(
+                ids(&crs84).is_subset(got),
+                "{layer}: the 6677 box {bbox} around the CRS84 box misses {:?}",
+                ids(&crs84).difference(got).collect::<Vec<_>>()
+            );
+            let surely: BTreeSet<String> = projected
+                .iter()
+                .filter(|(_, p)| plane_hits(p, &bx.grow(-0.05)))
+                .map(|(id, _)| (*id).clone())
+                .collect();
+            let maybe: BTreeSet<String> = projected
+                .iter()
+                .filter(|(_, p)| plane_hits(p, &bx.grow(0.05)))
+                .map(|(id, _)| (*id).clone())
+                .collect();
+            assert!(
+                surely.is_subset(got),
+                "{layer} {bbox}: missing {:?}",
+                surely.difference(got).collect::<Vec<_>>()
+            );
+            assert!(
+                got.is_subset(&maybe),
+                "{layer} {bbox}: outside the box {:?}",
+                got.difference(&maybe).collect::<Vec<_>>()
+            );
+            total += got.len();
+        }
+    }
+    assert!(total > 0, "the boxes must select features");
+}
+
+#[tokio::test]
+async fn bad_crs_parameters_say_what_is_wrong() {
+    for (uri, param) in [
+        (items_uri("shelters", &[("crs", "EPSG:2451")]), "crs"),
+        (items_uri("shelters", &[("crs", "EPSG:6688")]), "crs"),
+        (
+            items_uri(
+                "shelters",
+                &[("bbox", "0,0,1,1"), ("bbox-crs", "EPSG:9999")],
+            ),
+            "bbox-crs",
+        ),
+        (
+            items_uri(
+                "shelters",
+                &[
+                    ("bbox", "2000,-50000,1000,-40000"),
+                    ("bbox-crs", &epsg(6677)),
+                ],
+            ),
+            "bbox",
+        ),
+        (
+            format!("/collections/shelters/items/1?crs={}", epsg(2443)),
+            "crs",
+        ),
+    ] {
+        let r = get(&uri).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "GET {uri}: {}", r.body);
+        let doc = r.json();
+        let text = doc["description"].as_str().expect("description");
+        assert!(
+            text.starts_with(&format!("{param}: ")),
+            "GET {uri}: the message must name {param}: {text}"
+        );
+    }
+}
