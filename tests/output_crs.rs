@@ -4,24 +4,13 @@
 //! axis order; and boxes given in EPSG:6677 select what a brute force in metres selects.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use machimap::auth::Clock;
-use machimap::catalog::{Catalog, LiveCatalog};
-use machimap::config::SecurityConfig;
-use machimap::http::{AppState, router};
-use machimap::store::Store;
+use axum::http::StatusCode;
 use serde_json::Value as Json;
-use tower::ServiceExt;
 
 mod common;
 use common::gsi::{ORIGINS, gsi_forward};
-use common::items_uri;
+use common::{items_uri, sample};
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 /// Public layers of the sample with points, lines and polygons.
@@ -32,28 +21,6 @@ const TOLERANCE_M: f64 = 0.015;
 
 fn epsg(code: u32) -> String {
     format!("http://www.opengis.net/def/crs/EPSG/0/{code}")
-}
-
-fn app() -> &'static Router {
-    static APP: OnceLock<Router> = OnceLock::new();
-    APP.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-        let (catalog, _) = Catalog::load(&dir).expect("the sample catalog loads");
-        let security = SecurityConfig {
-            public_requests_per_minute: 0,
-            ..SecurityConfig::default()
-        };
-        let store = Arc::new(Store::in_memory().expect("store"));
-        router(
-            AppState::with_settings(
-                Arc::new(LiveCatalog::new(catalog)),
-                store,
-                security,
-                Clock::System,
-            )
-            .expect("state"),
-        )
-    })
 }
 
 struct Resp {
@@ -69,23 +36,14 @@ impl Resp {
 }
 
 async fn get(uri: &str) -> Resp {
-    let req = Request::builder()
-        .uri(uri)
-        .header(header::HOST, "machimap.test")
-        .body(Body::empty())
-        .expect("request");
-    let resp = app().clone().oneshot(req).await.expect("router");
-    let status = resp.status();
-    let content_crs = resp
-        .headers()
-        .get("content-crs")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    let (status, headers, body) = sample::get(uri).await;
     Resp {
         status,
-        content_crs,
-        body: String::from_utf8(body.to_vec()).expect("UTF-8"),
+        content_crs: headers
+            .get("content-crs")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body,
     }
 }
 

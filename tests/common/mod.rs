@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 pub mod gsi;
+pub mod sample;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
