@@ -737,4 +737,88 @@ label_ja = "用途地域"
         let e = CatalogConfig::parse(&text, Path::new("c")).unwrap_err();
         assert!(e.to_string().contains("broader"), "{e}");
     }
+
+    const SECTION: &str = r#"
+[[location]]
+layer = "zoning"
+match = "contains"
+attributes = ["用途地域"]
+"#;
+
+    fn with_section(section: &str) -> Result<CatalogConfig, ConfigError> {
+        CatalogConfig::parse(&format!("{MINIMAL}{section}"), Path::new("c"))
+    }
+
+    #[test]
+    fn location_sections_parse_and_name_themselves_in_errors() {
+        let c = with_section(SECTION).expect("valid");
+        assert_eq!(c.location[0].rule, MatchRule::Contains);
+        assert_eq!(c.location[0].max_results(), usize::MAX);
+        let cases = [
+            (
+                SECTION.replace("\"zoning\"", "\"roads\""),
+                "layer \"roads\" is not in the catalog",
+            ),
+            (
+                SECTION.replace("[\"用途地域\"]", "[\"容積率\"]"),
+                "\"容積率\" is not a declared attribute",
+            ),
+            (
+                SECTION.replace("[\"用途地域\"]", "[]"),
+                "at least one attribute",
+            ),
+            (
+                SECTION.replace("\"contains\"", "\"within\""),
+                "unknown variant `within`",
+            ),
+            (
+                format!("{SECTION}within_m = 5\n"),
+                "only to match = \"nearest\"",
+            ),
+            (
+                SECTION.replace("\"contains\"", "\"nearest\"") + "within_m = 0\n",
+                "within_m must be a positive number",
+            ),
+            (format!("{SECTION}limit = 0\n"), "limit must be 1 to 100"),
+            (format!("{SECTION}colour = 1\n"), "unknown field `colour`"),
+        ];
+        for (section, expect) in cases {
+            let e = with_section(&section).expect_err(expect).to_string();
+            assert!(e.contains(expect), "{e}");
+            assert!(e.contains("[[location]] #1 (layer \""), "{e}");
+        }
+        let two = format!("{SECTION}{}", SECTION.replace("\"zoning\"", "\"parks\""));
+        let e = with_section(&two).expect_err("unknown layer").to_string();
+        assert!(e.contains("[[location]] #2 (layer \"parks\")"), "{e}");
+    }
+
+    #[test]
+    fn searched_attributes_are_declared_text() {
+        let text = MINIMAL.replace(
+            "audience = \"public\"\n",
+            "audience = \"public\"\nsearch = [\"用途地域\"]\n",
+        );
+        let c = CatalogConfig::parse(&text, Path::new("c")).expect("valid");
+        assert_eq!(c.layers[0].search, vec!["用途地域"]);
+        for (list, expect) in [
+            ("[\"名称\"]", "search: \"名称\" is not a declared attribute"),
+            ("[\"用途地域\", \"用途地域\"]", "listed twice"),
+        ] {
+            let text = MINIMAL.replace(
+                "audience = \"public\"\n",
+                &format!("audience = \"public\"\nsearch = {list}\n"),
+            );
+            let e = CatalogConfig::parse(&text, Path::new("c")).expect_err(expect);
+            assert!(e.to_string().contains(expect), "{e}");
+            assert!(e.to_string().contains("layer \"zoning\""), "{e}");
+        }
+        let text = MINIMAL
+            .replace("type = \"string\"", "type = \"integer\"")
+            .replace(
+                "audience = \"public\"\n",
+                "audience = \"public\"\nsearch = [\"用途地域\"]\n",
+            );
+        let e = CatalogConfig::parse(&text, Path::new("c")).expect_err("integer");
+        assert!(e.to_string().contains("is not of type string"), "{e}");
+    }
 }

@@ -3617,6 +3617,7 @@ match = "nearest"
 title_ja = "最寄りの指定緊急避難場所"
 title_en = "Nearest evacuation sites"
 limit = 3
+within_m = 5000
 attributes = ["名称", "所在地_連結表記"]
 
 [[location]]
