@@ -31,8 +31,8 @@ fn format_links(
         s.append_pair("f", f);
         format!("{url}?{}", s.finish())
     };
-    let json = Link::new(with("json"), "self", json_type);
-    let html = Link::new(with("html"), "alternate", media::HTML);
+    let json = Link::new(with("json"), "self", json_type).titled("This answer as JSON");
+    let html = Link::new(with("html"), "alternate", media::HTML).titled("This answer as HTML");
     match format {
         Format::Json => vec![json, html],
         Format::Html => vec![
