@@ -11,7 +11,7 @@ use serde::de::{self, Deserializer};
 use geo::{Geometry, Rect};
 
 use crate::catalog::Catalog;
-use crate::config::{LayerConfig, ServerConfig};
+use crate::config::{LayerConfig, LocationSection, ServerConfig};
 use crate::layer::{Attribute, FeatureId, Layer, Value};
 
 /// Who may see a layer or an attribute.
@@ -138,6 +138,15 @@ impl View {
         self.catalog.layer(id).and_then(|l| self.view_of(l))
     }
 
+    /// The location report's sections whose layer this principal may see, in catalog order,
+    /// each with its layer. Sections on hidden layers do not exist.
+    pub fn location_sections(&self) -> impl Iterator<Item = (&LocationSection, LayerView)> + '_ {
+        self.catalog
+            .location_sections()
+            .iter()
+            .filter_map(|s| self.layer(&s.layer).map(|l| (s, l)))
+    }
+
     fn view_of(&self, layer: &Arc<Layer>) -> Option<LayerView> {
         if !layer.meta.audience.admits(&self.principal) {
             return None;
@@ -215,6 +224,27 @@ impl LayerView {
     /// Indices of the features whose geometry intersects `bbox`, in layer order.
     pub fn intersecting(&self, bbox: &Rect<f64>) -> Vec<usize> {
         self.layer.intersecting(bbox)
+    }
+
+    /// Every feature with the planar distance in degrees from (`lon`, `lat`) to its envelope,
+    /// nearest first (see `Layer::by_envelope_distance`).
+    pub fn by_envelope_distance(
+        &self,
+        lon: f64,
+        lat: f64,
+    ) -> impl Iterator<Item = (usize, f64)> + '_ {
+        self.layer.by_envelope_distance(lon, lat)
+    }
+
+    /// The searched attributes this principal may see, each with its folded values (one per
+    /// feature). Attributes hidden from the principal are not searched: a hit on one would
+    /// tell what it holds.
+    pub fn search_columns(&self) -> impl Iterator<Item = (VisibleAttr, &[Option<Box<str>>])> + '_ {
+        self.layer
+            .search
+            .iter()
+            .filter(|c| self.visible.get(c.attr).copied().unwrap_or(false))
+            .map(|c| (VisibleAttr(c.attr), c.values.as_slice()))
     }
 
     /// The index of the feature with this id.

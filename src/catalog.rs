@@ -9,7 +9,9 @@ use arc_swap::ArcSwap;
 use geo::orient::{Direction, Orient};
 use geo::{BoundingRect, Geometry};
 
-use crate::config::{CatalogConfig, ConfigError, EXTENT_MARGIN, LayerConfig, ServerConfig};
+use crate::config::{
+    CatalogConfig, ConfigError, EXTENT_MARGIN, LayerConfig, LocationSection, ServerConfig,
+};
 use crate::crs::{self, ToCrs84};
 use crate::layer::Layer;
 use crate::source::{self, Problem};
@@ -18,6 +20,8 @@ use crate::source::{self, Problem};
 pub struct Catalog {
     pub server: ServerConfig,
     layers: Vec<Arc<Layer>>,
+    /// The location report's sections, validated against the layers.
+    location: Vec<LocationSection>,
 }
 
 /// How one layer loaded, for the start-up report.
@@ -110,6 +114,7 @@ impl Catalog {
             Catalog {
                 server: config.server,
                 layers,
+                location: config.location,
             },
             reports,
         ))
@@ -133,6 +138,12 @@ impl Catalog {
             }
         }
         roles
+    }
+
+    /// The location report's sections, whatever their layers' audience. Only `access::View`
+    /// should call this.
+    pub(crate) fn location_sections(&self) -> &[LocationSection] {
+        &self.location
     }
 
     /// A layer by id, whatever its audience. Only `access::View` should call this.

@@ -31,7 +31,66 @@ pub struct CatalogConfig {
     pub server: ServerConfig,
     #[serde(rename = "layer", default)]
     pub layers: Vec<LayerConfig>,
+    /// The sections of the location report (`GET /location`: "what is at this place?"), in
+    /// the order they are shown.
+    #[serde(rename = "location", default)]
+    pub location: Vec<LocationSection>,
 }
+
+/// One section of the location report (`[[location]]`): what one layer says about a place.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationSection {
+    /// Id of the layer the section reads.
+    pub layer: String,
+    /// How features are picked: those containing the place, or the nearest ones.
+    #[serde(rename = "match")]
+    pub rule: MatchRule,
+    /// Heading in Japanese; default the layer's `title_ja`.
+    pub title_ja: Option<String>,
+    /// Heading in English; default the layer's `title_en`.
+    pub title_en: Option<String>,
+    /// Most features listed. Default: 1 for `nearest`, every containing feature for `contains`.
+    pub limit: Option<usize>,
+    /// `nearest` only: farthest a feature may be, in metres (e.g. the road a lot fronts).
+    /// Default: no limit.
+    pub within_m: Option<f64>,
+    /// Attributes shown, in this order; ones the caller may not see are left out.
+    pub attributes: Vec<String>,
+}
+
+/// How a location-report section picks features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchRule {
+    /// Features whose geometry contains (or touches) the place.
+    Contains,
+    /// The nearest features, by distance on the ellipsoid.
+    Nearest,
+}
+
+impl MatchRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchRule::Contains => "contains",
+            MatchRule::Nearest => "nearest",
+        }
+    }
+}
+
+impl LocationSection {
+    /// Most features the section lists.
+    pub fn max_results(&self) -> usize {
+        match (self.limit, self.rule) {
+            (Some(n), _) => n,
+            (None, MatchRule::Nearest) => 1,
+            (None, MatchRule::Contains) => usize::MAX,
+        }
+    }
+}
+
+/// Most features one location-report section may list.
+pub const MAX_LOCATION_LIMIT: usize = 100;
 
 /// Server-wide settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -199,6 +258,10 @@ pub struct LayerConfig {
     /// Attribute schema: only these attributes are served; everything else in the file is dropped.
     #[serde(rename = "attribute", default)]
     pub attributes: Vec<AttributeConfig>,
+    /// Text attributes `GET /search` looks in, e.g. `["名称", "名称_カナ"]`. Each caller
+    /// searches only those it may see. Default: none (the layer is not searched).
+    #[serde(default)]
+    pub search: Vec<String>,
 }
 
 /// Where a layer's features come from.
@@ -428,6 +491,27 @@ impl CatalogConfig {
                     }
                 }
             }
+            let mut searched = HashSet::new();
+            for name in &layer.search {
+                let Some(attr) = layer.attributes.iter().find(|a| &a.name == name) else {
+                    return Err(err(
+                        Some(id),
+                        format!("search: \"{name}\" is not a declared attribute"),
+                    ));
+                };
+                if attr.kind != AttrType::String {
+                    return Err(err(
+                        Some(id),
+                        format!("search: attribute \"{name}\" is not of type string"),
+                    ));
+                }
+                if !searched.insert(name.as_str()) {
+                    return Err(err(
+                        Some(id),
+                        format!("search: attribute \"{name}\" is listed twice"),
+                    ));
+                }
+            }
             if let Some(idf) = &layer.id_field
                 && !names.contains(idf.as_str())
             {
@@ -447,6 +531,57 @@ impl CatalogConfig {
                     format!(
                         "id_field \"{idf}\" has a narrower audience than the layer, but feature ids are shown to everyone who sees the layer"
                     ),
+                ));
+            }
+        }
+        for (n, section) in self.location.iter().enumerate() {
+            section.check(&self.layers).map_err(|m| {
+                err(
+                    None,
+                    format!("{}: {m}", section_name(n + 1, &section.layer)),
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// How errors name a location-report section: `[[location]] #2 (layer "roads")`.
+fn section_name(number: usize, layer: &str) -> String {
+    format!("[[location]] #{number} (layer \"{layer}\")")
+}
+
+impl LocationSection {
+    fn check(&self, layers: &[LayerConfig]) -> Result<(), String> {
+        let Some(layer) = layers.iter().find(|l| l.id == self.layer) else {
+            return Err(format!("layer \"{}\" is not in the catalog", self.layer));
+        };
+        if self.attributes.is_empty() {
+            return Err("attributes: name at least one attribute to show".into());
+        }
+        for (i, name) in self.attributes.iter().enumerate() {
+            if !layer.attributes.iter().any(|a| &a.name == name) {
+                return Err(format!(
+                    "attributes: \"{name}\" is not a declared attribute of layer \"{}\"",
+                    layer.id
+                ));
+            }
+            if self.attributes[..i].contains(name) {
+                return Err(format!("attributes: \"{name}\" is listed twice"));
+            }
+        }
+        if let Some(n) = self.limit
+            && (n == 0 || n > MAX_LOCATION_LIMIT)
+        {
+            return Err(format!("limit must be 1 to {MAX_LOCATION_LIMIT}, got {n}"));
+        }
+        if let Some(m) = self.within_m {
+            if self.rule != MatchRule::Nearest {
+                return Err("within_m applies only to match = \"nearest\"".into());
+            }
+            if !(m.is_finite() && m > 0.0) {
+                return Err(format!(
+                    "within_m must be a positive number of metres, got {m}"
                 ));
             }
         }
@@ -471,6 +606,20 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     let before = &text[..span.start.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let location = before.rfind("[[location]]");
+    if location.is_some_and(|at| before.rfind("[[layer]]").is_none_or(|l| l < at)) {
+        let number = before.matches("[[location]]").count();
+        let start = location.unwrap_or(0);
+        // The section's `layer = …` may come after the error: read to the next table.
+        let rest = &text[start + "[[location]]".len()..];
+        let section = &rest[..rest.find("[[").unwrap_or(rest.len())];
+        let layer = key_value(section, "layer").unwrap_or_default();
+        return format!(
+            "line {line}, column {col} ({}): {}",
+            section_name(number, &layer),
+            e.message()
+        );
+    }
     let layer = layer_id_before(before);
     match layer {
         Some(l) => format!("line {line}, column {col} (layer \"{l}\"): {}", e.message()),
@@ -478,17 +627,18 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
+/// The value of the first `key = "…"` line in `table`.
+fn key_value(table: &str, key: &str) -> Option<String> {
+    table.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix(key)?.trim_start().strip_prefix('=')?;
+        Some(rest.trim().trim_matches('"').to_string())
+    })
+}
+
 /// The `id = "…"` of the last `[[layer]]` table opened before this point of the file.
 fn layer_id_before(before: &str) -> Option<String> {
     let start = before.rfind("[[layer]]")?;
-    before[start..].lines().find_map(|l| {
-        let rest = l
-            .trim()
-            .strip_prefix("id")?
-            .trim_start()
-            .strip_prefix('=')?;
-        Some(rest.trim().trim_matches('"').to_string())
-    })
+    key_value(&before[start..], "id")
 }
 
 #[cfg(test)]
@@ -586,5 +736,89 @@ label_ja = "用途地域"
             );
         let e = CatalogConfig::parse(&text, Path::new("c")).unwrap_err();
         assert!(e.to_string().contains("broader"), "{e}");
+    }
+
+    const SECTION: &str = r#"
+[[location]]
+layer = "zoning"
+match = "contains"
+attributes = ["用途地域"]
+"#;
+
+    fn with_section(section: &str) -> Result<CatalogConfig, ConfigError> {
+        CatalogConfig::parse(&format!("{MINIMAL}{section}"), Path::new("c"))
+    }
+
+    #[test]
+    fn location_sections_parse_and_name_themselves_in_errors() {
+        let c = with_section(SECTION).expect("valid");
+        assert_eq!(c.location[0].rule, MatchRule::Contains);
+        assert_eq!(c.location[0].max_results(), usize::MAX);
+        let cases = [
+            (
+                SECTION.replace("\"zoning\"", "\"roads\""),
+                "layer \"roads\" is not in the catalog",
+            ),
+            (
+                SECTION.replace("[\"用途地域\"]", "[\"容積率\"]"),
+                "\"容積率\" is not a declared attribute",
+            ),
+            (
+                SECTION.replace("[\"用途地域\"]", "[]"),
+                "at least one attribute",
+            ),
+            (
+                SECTION.replace("\"contains\"", "\"within\""),
+                "unknown variant `within`",
+            ),
+            (
+                format!("{SECTION}within_m = 5\n"),
+                "only to match = \"nearest\"",
+            ),
+            (
+                SECTION.replace("\"contains\"", "\"nearest\"") + "within_m = 0\n",
+                "within_m must be a positive number",
+            ),
+            (format!("{SECTION}limit = 0\n"), "limit must be 1 to 100"),
+            (format!("{SECTION}colour = 1\n"), "unknown field `colour`"),
+        ];
+        for (section, expect) in cases {
+            let e = with_section(&section).expect_err(expect).to_string();
+            assert!(e.contains(expect), "{e}");
+            assert!(e.contains("[[location]] #1 (layer \""), "{e}");
+        }
+        let two = format!("{SECTION}{}", SECTION.replace("\"zoning\"", "\"parks\""));
+        let e = with_section(&two).expect_err("unknown layer").to_string();
+        assert!(e.contains("[[location]] #2 (layer \"parks\")"), "{e}");
+    }
+
+    #[test]
+    fn searched_attributes_are_declared_text() {
+        let text = MINIMAL.replace(
+            "audience = \"public\"\n",
+            "audience = \"public\"\nsearch = [\"用途地域\"]\n",
+        );
+        let c = CatalogConfig::parse(&text, Path::new("c")).expect("valid");
+        assert_eq!(c.layers[0].search, vec!["用途地域"]);
+        for (list, expect) in [
+            ("[\"名称\"]", "search: \"名称\" is not a declared attribute"),
+            ("[\"用途地域\", \"用途地域\"]", "listed twice"),
+        ] {
+            let text = MINIMAL.replace(
+                "audience = \"public\"\n",
+                &format!("audience = \"public\"\nsearch = {list}\n"),
+            );
+            let e = CatalogConfig::parse(&text, Path::new("c")).expect_err(expect);
+            assert!(e.to_string().contains(expect), "{e}");
+            assert!(e.to_string().contains("layer \"zoning\""), "{e}");
+        }
+        let text = MINIMAL
+            .replace("type = \"string\"", "type = \"integer\"")
+            .replace(
+                "audience = \"public\"\n",
+                "audience = \"public\"\nsearch = [\"用途地域\"]\n",
+            );
+        let e = CatalogConfig::parse(&text, Path::new("c")).expect_err("integer");
+        assert!(e.to_string().contains("is not of type string"), "{e}");
     }
 }

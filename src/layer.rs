@@ -134,6 +134,15 @@ pub struct Feature {
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
+/// The folded (`text::fold`) values of one searched attribute, one per feature (`None` for
+/// null), computed once when the layer is built.
+#[derive(Debug, Clone)]
+pub struct SearchColumn {
+    /// Schema index of the attribute.
+    pub attr: usize,
+    pub values: Vec<Option<Box<str>>>,
+}
+
 /// A loaded, indexed layer.
 pub struct Layer {
     pub meta: LayerConfig,
@@ -141,6 +150,8 @@ pub struct Layer {
     pub features: Vec<Feature>,
     /// Envelope of every feature, `None` for an empty layer.
     pub extent: Option<Rect<f64>>,
+    /// The attributes named by the catalog's `search`, folded for matching.
+    pub search: Vec<SearchColumn>,
     tree: RTree<Entry>,
     ids: HashMap<String, usize>,
 }
@@ -240,14 +251,44 @@ impl Layer {
                 properties,
             });
         }
+        let search = meta
+            .search
+            .iter()
+            .filter_map(|name| schema.iter().position(|a| &a.name == name))
+            .map(|attr| SearchColumn {
+                attr,
+                values: features
+                    .iter()
+                    .map(|f| match &f.properties[attr] {
+                        Value::Str(s) => Some(crate::text::fold(s).into_boxed_str()),
+                        _ => None,
+                    })
+                    .collect(),
+            })
+            .collect();
         Ok(Layer {
             meta,
             schema,
             features,
             extent,
+            search,
             tree: RTree::bulk_load(entries),
             ids,
         })
+    }
+
+    /// Every feature with the planar distance, in degrees, from (`lon`, `lat`) to its
+    /// envelope, nearest envelope first (0 for envelopes holding the point). Envelope
+    /// distances are lower bounds of the distances to the geometries, so a caller can stop
+    /// once no remaining envelope can beat what it has.
+    pub fn by_envelope_distance(
+        &self,
+        lon: f64,
+        lat: f64,
+    ) -> impl Iterator<Item = (usize, f64)> + '_ {
+        self.tree
+            .nearest_neighbor_iter_with_distance_2([lon, lat])
+            .map(|(e, d2)| (e.data as usize, d2.sqrt()))
     }
 
     /// Index of the feature with this id.

@@ -20,3 +20,4 @@ pub mod query;
 pub mod sample;
 pub mod source;
 pub mod store;
+pub mod text;

@@ -3229,6 +3229,8 @@ struct LayerMeta {
     license: &'static str,
     updated: &'static str,
     keywords: &'static [&'static str],
+    /// Attributes `/search` looks in.
+    search: &'static [&'static str],
     /// name, type, label_ja, label_en, audience
     attributes: &'static [(
         &'static str,
@@ -3257,6 +3259,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             license: PUBLIC_LICENSE,
             updated: "2025-04-01",
             keywords: &["都市計画", "用途地域", "zoning", "urban planning"],
+            search: &["用途地域"],
             attributes: &[
                 ("ID", "integer", "ID", "ID", None),
                 ("用途地域", "string", "用途地域", "Use district", None),
@@ -3297,6 +3300,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             license: PUBLIC_LICENSE,
             updated: "2026-03-31",
             keywords: &["道路", "市道", "道路台帳", "roads"],
+            search: &["路線名"],
             attributes: &[
                 ("路線番号", "string", "路線番号", "Route number", None),
                 ("路線名", "string", "路線名", "Route name", None),
@@ -3325,6 +3329,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             license: INTERNAL_LICENSE,
             updated: "2026-03-31",
             keywords: &["上水道", "水道管路", "water", "pipes"],
+            search: &["管路番号"],
             attributes: &[
                 ("管路番号", "string", "管路番号", "Main number", None),
                 ("管種", "string", "管種", "Pipe material", None),
@@ -3345,6 +3350,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             license: INTERNAL_LICENSE,
             updated: "2026-03-31",
             keywords: &["上水道", "仕切弁", "消火栓", "valves", "hydrants"],
+            search: &["施設番号"],
             attributes: &[
                 ("施設番号", "string", "施設番号", "Facility number", None),
                 ("種別", "string", "種別", "Type", None),
@@ -3366,6 +3372,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             license: INTERNAL_LICENSE,
             updated: "2026-04-01",
             keywords: &["上水道", "修繕", "維持管理", "maintenance"],
+            search: &[],
             attributes: &[
                 ("修繕番号", "string", "修繕番号", "Repair number", None),
                 ("施設番号", "string", "施設番号", "Facility number", None),
@@ -3388,6 +3395,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             license: PUBLIC_LICENSE,
             updated: "2024-06-01",
             keywords: &["防災", "ハザードマップ", "洪水", "flood"],
+            search: &["河川名"],
             attributes: &[
                 ("浸水深ﾗﾝｸ", "integer", "浸水深ランク", "Depth rank", None),
                 ("浸水深", "string", "浸水深", "Depth", None),
@@ -3407,6 +3415,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             license: PUBLIC_LICENSE,
             updated: "2025-12-26",
             keywords: &["防災", "ハザードマップ", "土砂災害", "landslide"],
+            search: &[],
             attributes: &[
                 ("区域番号", "string", "区域番号", "Zone number", None),
                 ("区域区分", "string", "区域区分", "Zone class", None),
@@ -3427,6 +3436,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             license: PUBLIC_LICENSE,
             updated: "2025-04-01",
             keywords: &["防災", "避難場所", "推奨データセット", "shelters"],
+            search: &["名称", "名称_カナ", "所在地_連結表記", "施設管理者電話"],
             attributes: &[
                 ("ID", "string", "ID", "ID", None),
                 ("名称", "string", "名称", "Name", None),
@@ -3465,6 +3475,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             license: PUBLIC_LICENSE,
             updated: "2025-10-01",
             keywords: &["観光", "ハイキング", "hiking", "tourism"],
+            search: &["コース名"],
             attributes: &[
                 ("コース名", "string", "コース名", "Course name", None),
                 ("距離_km", "number", "距離（km）", "Distance (km)", None),
@@ -3491,6 +3502,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             license: INTERNAL_LICENSE,
             updated: "2026-04-01",
             keywords: &["福祉", "防災", "避難行動要支援者"],
+            search: &["氏名"],
             attributes: &[
                 ("管理番号", "string", "管理番号", "Record number", None),
                 ("氏名", "string", "氏名", "Name", None),
@@ -3551,6 +3563,10 @@ fn catalog_toml() -> String {
         let _ = writeln!(s, "updated = {}", toml_str(l.updated));
         let kws: Vec<String> = l.keywords.iter().map(|k| toml_str(k)).collect();
         let _ = writeln!(s, "keywords = [{}]", kws.join(", "));
+        if !l.search.is_empty() {
+            let names: Vec<String> = l.search.iter().map(|k| toml_str(k)).collect();
+            let _ = writeln!(s, "search = [{}]", names.join(", "));
+        }
         for (name, kind, ja, en, audience) in l.attributes {
             s.push_str("[[layer.attribute]]\n");
             let _ = writeln!(s, "name = {}", toml_str(name));
@@ -3562,8 +3578,57 @@ fn catalog_toml() -> String {
             }
         }
     }
+    s.push_str(LOCATION_SECTIONS);
     s
 }
+
+/// The location report of the sample town: what a resident or a counter clerk asks about a
+/// lot — zoning, hazards, the road it fronts, where to evacuate — and, for staff, the water
+/// main in front.
+const LOCATION_SECTIONS: &str = r#"
+# The location report (GET /location?lon=…&lat=…), section by section.
+[[location]]
+layer = "zoning"
+match = "contains"
+attributes = ["用途地域", "建ぺい率", "容積率"]
+
+[[location]]
+layer = "flood-zones"
+match = "contains"
+attributes = ["浸水深ﾗﾝｸ", "浸水深", "河川名"]
+
+[[location]]
+layer = "landslide-zones"
+match = "contains"
+attributes = ["区域区分", "現象の種類"]
+
+[[location]]
+layer = "roads"
+match = "nearest"
+title_ja = "前面道路"
+title_en = "Fronting road"
+limit = 1
+within_m = 10
+attributes = ["路線名", "幅員", "補修予定年度"]
+
+[[location]]
+layer = "shelters"
+match = "nearest"
+title_ja = "最寄りの指定緊急避難場所"
+title_en = "Nearest evacuation sites"
+limit = 3
+within_m = 5000
+attributes = ["名称", "所在地_連結表記"]
+
+[[location]]
+layer = "water-mains"
+match = "nearest"
+title_ja = "前面の配水管"
+title_en = "Water main in front"
+limit = 1
+within_m = 30
+attributes = ["管路番号", "管種", "口径"]
+"#;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,9 @@
 //! Every public endpoint is then driven anonymously — metadata and items in JSON and HTML,
 //! bbox, limit, properties, filters, feature ids, and the error paths that name hidden layers,
 //! hidden feature ids and hidden attributes (also in `sortby` and CQL2 `filter`, whether the
-//! server implements those yet or not) — and no response body or header may contain a canary,
+//! server implements those yet or not), nearest features, the location report (whose sections
+//! and search lists in the fixture catalog name every hidden layer and attribute) and search
+//! — and no response body or header may contain a canary,
 //! except one the request itself spelled out. Hidden names must answer byte for byte like
 //! names that never existed. A staff user without the `welfare` role sees the internal canaries
 //! and none of the `welfare` ones; a `welfare` user sees them all. Counts are checked against
@@ -73,6 +75,9 @@ const INT_ROLE_ATTR: &str = "cnryintroleattr";
 const ROLE_ID: &str = "cnryroleidf";
 const ROLE_NAME: &str = "氏名cnrynameattr";
 const ROLE_LEVEL: &str = "cnrylevelattr";
+
+/// A place in the middle of the fixture town, between the parks and the hidden layers.
+const PLACE: &str = "lon=139.125&lat=36.025";
 
 /// Names that never existed anywhere, to compare hidden names with.
 const NEVER_LAYER: &str = "nolayerhere";
@@ -398,6 +403,7 @@ audience = "public"
 license = "CC BY 4.0"
 updated = "2026-04-01"
 keywords = ["公園", "parks"]
+search = ["{PARK_NAME}", "{PUB_INT_ATTR}", "{PUB_ROLE_ATTR}"]
 [[layer.attribute]]
 name = "{PARK_ID}"
 type = "string"
@@ -449,6 +455,7 @@ audience = "internal"
 license = "cnryintlic"
 updated = "2026-03-01"
 keywords = ["cnryintkw"]
+search = ["{INT_ATTR}", "{INT_ROLE_ATTR}"]
 [[layer.attribute]]
 name = "{INT_ID}"
 type = "string"
@@ -478,6 +485,7 @@ audience = ["welfare"]
 license = "cnryrolelic"
 updated = "2026-02-01"
 keywords = ["cnryrolekw"]
+search = ["{ROLE_NAME}"]
 [[layer.attribute]]
 name = "{ROLE_ID}"
 type = "string"
@@ -493,12 +501,36 @@ name = "{ROLE_LEVEL}"
 type = "integer"
 label_ja = "cnrylblrolelevelja"
 label_en = "cnrylblrolelevelen"
+
+[[location]]
+layer = "{PARKS}"
+match = "nearest"
+limit = 3
+attributes = ["{PARK_NAME}", "{PARK_KIND}", "{PUB_INT_ATTR}", "{PUB_ROLE_ATTR}"]
+
+[[location]]
+layer = "{INT_LAYER}"
+match = "nearest"
+title_ja = "cnryintsecja"
+title_en = "cnryintsecen"
+limit = 2
+attributes = ["{INT_ATTR}", "{INT_ROLE_ATTR}"]
+
+[[location]]
+layer = "{ROLE_LAYER}"
+match = "nearest"
+title_ja = "cnryrolesecja"
+title_en = "cnryrolesecen"
+limit = 2
+attributes = ["{ROLE_NAME}", "{ROLE_LEVEL}"]
 "#
         ),
     );
 
     let mut internal: Vec<String> = [
         INT_LAYER,
+        "cnryintsecja",
+        "cnryintsecen",
         "cnryinttitleja",
         "cnryinttitleen",
         "cnryintdept",
@@ -533,6 +565,8 @@ label_en = "cnrylblrolelevelen"
     }
     let mut role: Vec<String> = [
         ROLE_LAYER,
+        "cnryrolesecja",
+        "cnryrolesecen",
         "cnryroletitleja",
         "cnryroletitleen",
         "cnryroledept",
@@ -623,6 +657,8 @@ struct Logged {
     user: Option<String>,
     method: Method,
     path: String,
+    /// The URI as requested, with its query.
+    uri: String,
     status: StatusCode,
 }
 
@@ -792,6 +828,7 @@ impl Server {
             user: who.user().map(str::to_string),
             method,
             path: uri.split('?').next().unwrap_or(uri).to_string(),
+            uri: uri.to_string(),
             status,
         });
         Resp {
@@ -1096,6 +1133,20 @@ fn query(pairs: &[(String, String)]) -> String {
     s.finish()
 }
 
+/// Whether a GET of `uri` by a holder of the `welfare` role reads the welfare layer through
+/// nearest, the location report (it has a section on the layer) or search (the layer is
+/// searchable; a search reads it unless `collections` leaves it out).
+fn reads_role_layer(uri: &str) -> bool {
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let collections = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "collections")
+        .map(|(_, v)| v.into_owned());
+    path.starts_with(&format!("/collections/{ROLE_LAYER}/items"))
+        || path == format!("/collections/{ROLE_LAYER}/nearest")
+        || path == "/location"
+        || (path == "/search" && collections.is_none_or(|c| c.split(',').any(|x| x == ROLE_LAYER)))
+}
+
 /// Every restricted read the test made that the server answered with data, and the audit
 /// log, must correspond one to one: same count, same readers in the same order, all for the
 /// restricted layer; no read entry names a caller who lacks the role (anonymous or not).
@@ -1109,7 +1160,10 @@ fn assert_reads_audited(server: &Server) -> usize {
         .filter(|l| {
             l.method == Method::GET
                 && l.status == StatusCode::OK
-                && (l.path == items_path || l.path.starts_with(&format!("{items_path}/")))
+                && (l.path == items_path
+                    || l.path.starts_with(&format!("{items_path}/"))
+                    || (reads_role_layer(&l.uri)
+                        && l.user.as_deref().is_some_and(|u| PRIVILEGED.contains(&u))))
         })
         .map(|l| {
             l.user
@@ -1181,6 +1235,9 @@ fn public_ok_uris(town: &Town) -> Vec<String> {
         items(PARKS, &[(PARK_NAME, "cnrypubintvala")]),
         item(PARKS, &town.parks[0].id, ""),
         item(PARKS, &town.parks[3].id, ""),
+        format!("/location?{PLACE}"),
+        format!("/search?q={}", encoded("公園")),
+        format!("/collections/{PARKS}/nearest?{PLACE}&limit=3"),
     ] {
         uris.extend(both_formats(&base));
     }
@@ -1234,6 +1291,12 @@ fn hidden_layer_uris(layer: &str, fid: &str, attr: &str, value: &str) -> Vec<(St
         format!("/items/{fid}?crs=EPSG:9999"),
         "/queryables?f=xml".into(),
         "/sortables?f=xml".into(),
+        format!("/nearest?{PLACE}"),
+        format!("/nearest?{PLACE}&f=html"),
+        format!("/nearest?{PLACE}&properties={}", encoded(attr)),
+        "/nearest?lon=x".into(),
+        "/nearest".into(),
+        "/nearest?f=xml".into(),
         "/".into(),
         "/items/".into(),
     ] {
@@ -1753,14 +1816,13 @@ async fn the_right_role_sees_every_canary_and_each_restricted_read_is_audited() 
         uris.extend(both_formats(&base));
     }
     // Reads of the welfare layer's features that this test makes, for the audit check.
-    let role_items = format!("/collections/{ROLE_LAYER}/items");
     let mut restricted_reads = 0;
     for uri in &uris {
         let r = server.scan(&welfare, uri, &forbidden).await;
         assert_eq!(r.status, StatusCode::OK, "GET {uri}: {}", r.body);
         seen.push_str(&r.body);
         seen.push('\n');
-        if uri.starts_with(&role_items) {
+        if reads_role_layer(uri) {
             restricted_reads += 1;
         }
     }
@@ -2113,4 +2175,314 @@ async fn reads_touching_a_role_only_attribute_are_audited() {
         got,
         vec![("welfare1".to_string(), PARKS.to_string()); audited.len()]
     );
+}
+
+/// The place of `PLACE`, in the fixture's integer units.
+const PLACE_UNITS: (i64, i64) = (1_391_250_000, 360_250_000);
+
+/// Ids of the `k` shapes nearest to `PLACE` (an equirectangular approximation is plenty: the
+/// fixture's features are hundreds of metres apart and no two are nearly as far).
+fn nearest_ids<'a>(shapes: impl Iterator<Item = (&'a str, Shape)>, k: usize) -> Vec<String> {
+    let (px, py) = PLACE_UNITS;
+    let kx = (36.025_f64).to_radians().cos();
+    let mut d: Vec<(f64, String)> = shapes
+        .map(|(id, s)| {
+            let (dx, dy) = match s {
+                Shape::Point(x, y) => (x - px, y - py),
+                Shape::Rect(w, so, e, n) => {
+                    ((w - px).max(0).max(px - e), (so - py).max(0).max(py - n))
+                }
+            };
+            (((dx as f64) * kx).hypot(dy as f64), id.to_string())
+        })
+        .collect();
+    d.sort_by(|a, b| a.0.total_cmp(&b.0));
+    d.into_iter().take(k).map(|(_, id)| id).collect()
+}
+
+/// The `collection` of each section of a location report, and the field names of its first
+/// result.
+fn report_outline(r: &Resp) -> Vec<(String, Vec<String>, Vec<String>)> {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.json()["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .map(|s| {
+            let results = s["results"].as_array().expect("results");
+            let ids = results
+                .iter()
+                .map(|x| x["id"].as_str().expect("id").to_string())
+                .collect();
+            let fields = results[0]["fields"]
+                .as_array()
+                .expect("fields")
+                .iter()
+                .map(|f| f["name"].as_str().expect("name").to_string())
+                .collect();
+            (
+                s["collection"].as_str().expect("collection").to_string(),
+                ids,
+                fields,
+            )
+        })
+        .collect()
+}
+
+/// (collection, id) of each search hit.
+fn search_hits(r: &Resp) -> Vec<(String, String)> {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.json()["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| {
+            (
+                f["collection"].as_str().expect("collection").to_string(),
+                f["id"].as_str().expect("id").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn search_uri(q: &str) -> String {
+    format!("/search?q={}&limit=100", encoded(q))
+}
+
+/// Nearest, the location report and search show each caller exactly what it may see: no
+/// section on a hidden layer, no hidden attribute in a section, no hit on a hidden value, a
+/// hidden layer's `nearest` like a layer that never existed; and every read of restricted
+/// data through them is audited, for the reader and the layer.
+#[tokio::test]
+async fn nearest_location_and_search_show_each_caller_only_what_it_may_see() {
+    let server = Server::start();
+    let town = &server.town;
+    let all = town.canaries.all();
+    let anon = Who::Anonymous;
+    let parks3 = nearest_ids(town.parks.iter().map(|p| (p.id.as_str(), p.shape)), 3);
+    let ints2 = nearest_ids(
+        town.int_features.iter().map(|f| (f.id.as_str(), f.shape)),
+        2,
+    );
+    let roles2 = nearest_ids(
+        town.role_features.iter().map(|f| (f.id.as_str(), f.shape)),
+        2,
+    );
+    let strings = |v: &[&str]| -> Vec<String> { v.iter().map(ToString::to_string).collect() };
+    let location = format!("/location?{PLACE}");
+
+    // Anonymous: the parks section with its public attributes only.
+    for uri in both_formats(&location) {
+        server.scan(&anon, &uri, &all).await;
+    }
+    let r = server.scan(&anon, &location, &all).await;
+    assert_eq!(
+        report_outline(&r),
+        vec![(
+            PARKS.to_string(),
+            parks3.clone(),
+            strings(&[PARK_NAME, PARK_KIND])
+        )]
+    );
+    // No hidden value is found, and public names are, with public attributes only.
+    let hidden_values = [
+        "cnrypubintvala",
+        "cnrypubrolevala",
+        "cnryintval01",
+        "cnryintroleval01",
+        "cnryroleperson01",
+        UNDECLARED_VALUE,
+    ];
+    for q in hidden_values {
+        for uri in both_formats(&search_uri(q)) {
+            let r = server.scan(&anon, &uri, &all).await;
+            assert_eq!(r.status, StatusCode::OK, "GET {uri}: {}", r.body);
+        }
+        let r = server.scan(&anon, &search_uri(q), &all).await;
+        assert_eq!(search_hits(&r), vec![], "anonymous search for {q}");
+    }
+    let r = server.scan(&anon, &search_uri(PARK_NAMES[1]), &all).await;
+    assert_eq!(
+        search_hits(&r),
+        vec![(PARKS.to_string(), "P02".to_string())]
+    );
+    assert_eq!(
+        property_names(&r.json()["features"][0]),
+        set(&[PARK_ID, PARK_NAME, PARK_KIND, PARK_AREA])
+    );
+    let r = server
+        .scan(
+            &anon,
+            &format!("/collections/{PARKS}/nearest?{PLACE}&limit=3"),
+            &all,
+        )
+        .await;
+    let ids: Vec<String> = features(&r, "nearest parks")
+        .iter()
+        .map(|f| f["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(ids, parks3);
+    // A hidden collection or attribute named in a parameter: like one that never existed.
+    for layer in [INT_LAYER, ROLE_LAYER] {
+        let uri = format!("/search?q=x&collections={layer}");
+        let status =
+            assert_like_never_existed(&server, &anon, Method::GET, &uri, layer, NEVER_LAYER, &all)
+                .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    for attr in [PUB_INT_ATTR, PUB_ROLE_ATTR, UNDECLARED] {
+        let uri = format!(
+            "/collections/{PARKS}/nearest?{PLACE}&properties={}",
+            encoded(attr)
+        );
+        assert_like_never_existed(&server, &anon, Method::GET, &uri, attr, NEVER_ATTR, &all).await;
+    }
+
+    // Staff without the role: the internal section without its welfare attribute; internal
+    // values are found, welfare ones are not.
+    let water = server.login("water1").await;
+    let forbidden = town.canaries.hidden_from_staff_without_role();
+    let r = server.scan(&water, &location, &forbidden).await;
+    assert_eq!(
+        report_outline(&r),
+        vec![
+            (
+                PARKS.to_string(),
+                parks3.clone(),
+                strings(&[PARK_NAME, PARK_KIND, PUB_INT_ATTR])
+            ),
+            (INT_LAYER.to_string(), ints2.clone(), strings(&[INT_ATTR])),
+        ]
+    );
+    assert_eq!(r.json()["sections"][1]["title_ja"], "cnryintsecja");
+    let r = server
+        .scan(&water, &search_uri("cnryintval01"), &forbidden)
+        .await;
+    assert_eq!(
+        search_hits(&r),
+        vec![(INT_LAYER.to_string(), town.int_features[0].id.clone())]
+    );
+    let r = server
+        .scan(&water, &search_uri("cnrypubintvala"), &forbidden)
+        .await;
+    let expect: Vec<(String, String)> = town
+        .parks
+        .iter()
+        .filter(|p| p.int_memo == "cnrypubintvala")
+        .map(|p| (PARKS.to_string(), p.id.clone()))
+        .collect();
+    assert_eq!(search_hits(&r), expect);
+    for q in [
+        "cnrypubrolevala",
+        "cnryintroleval01",
+        "cnryroleperson01",
+        UNDECLARED_VALUE,
+    ] {
+        let r = server.scan(&water, &search_uri(q), &forbidden).await;
+        assert_eq!(search_hits(&r), vec![], "water1 searching {q}");
+    }
+    let uri = format!("/search?q=x&collections={ROLE_LAYER}");
+    assert_like_never_existed(
+        &server,
+        &water,
+        Method::GET,
+        &uri,
+        ROLE_LAYER,
+        NEVER_LAYER,
+        &forbidden,
+    )
+    .await;
+
+    // The welfare role: every section and attribute, welfare values found.
+    let welfare = server.login("welfare1").await;
+    let forbidden = town.canaries.hidden_from_welfare();
+    let r = server.scan(&welfare, &location, &forbidden).await;
+    assert_eq!(
+        report_outline(&r),
+        vec![
+            (
+                PARKS.to_string(),
+                parks3.clone(),
+                strings(&[PARK_NAME, PARK_KIND, PUB_INT_ATTR, PUB_ROLE_ATTR])
+            ),
+            (
+                INT_LAYER.to_string(),
+                ints2,
+                strings(&[INT_ATTR, INT_ROLE_ATTR])
+            ),
+            (
+                ROLE_LAYER.to_string(),
+                roles2.clone(),
+                strings(&[ROLE_NAME, ROLE_LEVEL])
+            ),
+        ]
+    );
+    let r = server
+        .scan(&welfare, &search_uri("cnryroleperson02"), &forbidden)
+        .await;
+    assert_eq!(
+        search_hits(&r),
+        vec![(ROLE_LAYER.to_string(), town.role_features[1].id.clone())]
+    );
+    let r = server
+        .scan(&welfare, &search_uri("cnrypubrolevala"), &forbidden)
+        .await;
+    let expect: Vec<(String, String)> = town
+        .parks
+        .iter()
+        .filter(|p| p.role_contact == "cnrypubrolevala")
+        .map(|p| (PARKS.to_string(), p.id.clone()))
+        .collect();
+    assert_eq!(search_hits(&r), expect);
+    let uri = format!("/collections/{ROLE_LAYER}/nearest?{PLACE}&limit=2");
+    let r = server.scan(&welfare, &uri, &forbidden).await;
+    let ids: Vec<String> = features(&r, &uri)
+        .iter()
+        .map(|f| f["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(ids, roles2);
+    // A search kept to the public layer does not read the welfare layer.
+    let r = server
+        .scan(
+            &welfare,
+            &format!("/search?q={}&collections={PARKS}", encoded(PARK_NAMES[0])),
+            &forbidden,
+        )
+        .await;
+    assert_eq!(
+        search_hits(&r),
+        vec![(PARKS.to_string(), "P01".to_string())]
+    );
+
+    // The audit log: only the welfare user's reads, one entry per restricted layer read, in
+    // order — the location report (parks for its welfare attribute, the internal layer for
+    // its welfare attribute, the welfare layer), each search (the same three layers), the
+    // nearest welfare features, and the search kept to parks (its welfare attribute).
+    let (entries, _) = audit::list(
+        server.state.auth.store(),
+        &audit::Filter {
+            action: Some(audit::Action::Read),
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .expect("audit log");
+    let got: Vec<(String, String)> = entries
+        .iter()
+        .rev()
+        .map(|e| (e.actor.clone(), e.target.clone()))
+        .collect();
+    let w = |t: &str| ("welfare1".to_string(), t.to_string());
+    let three = [w(PARKS), w(INT_LAYER), w(ROLE_LAYER)];
+    let mut expect = three.to_vec();
+    expect.extend(three.clone());
+    expect.extend(three);
+    expect.push(w(ROLE_LAYER));
+    expect.push(w(PARKS));
+    assert_eq!(got, expect);
+    assert!(
+        entries.iter().any(|e| e.detail.starts_with("location?")),
+        "{entries:?}"
+    );
+    assert_eq!(assert_reads_audited(&server), 4);
 }

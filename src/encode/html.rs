@@ -86,7 +86,15 @@ pub fn render(doc: &Json) -> String {
     )
 }
 
+/// Members beside `properties` that some answers add to each feature (search, nearest), shown
+/// as columns when present.
+const FOREIGN_MEMBERS: [&str; 3] = ["collection", "distance_m", "match"];
+
 fn features_table(body: &mut String, features: &[Json]) {
+    let foreign: Vec<&str> = FOREIGN_MEMBERS
+        .into_iter()
+        .filter(|m| features.iter().any(|f| f.get(*m).is_some()))
+        .collect();
     let mut columns: Vec<&str> = Vec::new();
     for f in features {
         if let Some(p) = f["properties"].as_object() {
@@ -98,6 +106,9 @@ fn features_table(body: &mut String, features: &[Json]) {
         }
     }
     body.push_str("<h2>Features</h2><table><tr><th>id</th><th>geometry</th>");
+    for m in &foreign {
+        let _ = write!(body, "<th>{}</th>", escape(m));
+    }
     for c in &columns {
         let _ = write!(body, "<th>{}</th>", escape(c));
     }
@@ -109,12 +120,100 @@ fn features_table(body: &mut String, features: &[Json]) {
             text(&f["id"]),
             text(&f["geometry"]["type"])
         );
+        for m in &foreign {
+            let _ = write!(body, "<td>{}</td>", text(&f[*m]));
+        }
         for c in &columns {
             let _ = write!(body, "<td>{}</td>", text(&f["properties"][*c]));
         }
         body.push_str("</tr>");
     }
     body.push_str("</table>");
+}
+
+/// Renders the location report (`encode::location::report_json`): the place, then one table
+/// per section with each hit's fields (Japanese labels) and distance.
+pub fn render_location(doc: &Json) -> String {
+    let title = format!(
+        "{}, {} の情報 / What is here",
+        text(&doc["lon"]),
+        text(&doc["lat"])
+    );
+    let mut body = String::new();
+    let _ = write!(body, "<h1>{title}</h1>");
+    if let Some(links) = doc.get("links").and_then(Json::as_array) {
+        body.push_str("<ul>");
+        for l in links {
+            let _ = write!(
+                body,
+                "<li><a href=\"{}\">{}</a></li>",
+                text(&l["href"]),
+                text(l.get("title").unwrap_or(&l["rel"]))
+            );
+        }
+        body.push_str("</ul>");
+    }
+    for s in doc["sections"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let _ = write!(
+            body,
+            "<section><h2>{} <small>{} ({})</small></h2>",
+            text(&s["title_ja"]),
+            text(&s["title_en"]),
+            text(&s["collection"])
+        );
+        let results = s["results"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if results.is_empty() {
+            body.push_str("<p>該当なし / Nothing here</p></section>");
+            continue;
+        }
+        let nearest = s["match"] == "nearest";
+        body.push_str("<table><tr><th>id</th>");
+        if let Some(first) = results.first() {
+            for f in first["fields"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let _ = write!(
+                    body,
+                    "<th title=\"{}\">{}</th>",
+                    text(&f["label_en"]),
+                    text(&f["label_ja"])
+                );
+            }
+        }
+        if nearest {
+            body.push_str("<th>距離（m）</th>");
+        }
+        body.push_str("</tr>");
+        for r in results {
+            let _ = write!(body, "<tr><td>{}</td>", text(&r["id"]));
+            for f in r["fields"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let _ = write!(body, "<td>{}</td>", text(&f["value"]));
+            }
+            if nearest {
+                let _ = write!(body, "<td>{}</td>", text(&r["distance_m"]));
+            }
+            body.push_str("</tr>");
+        }
+        body.push_str("</table></section>");
+    }
+    format!(
+        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title></head><body>{body}</body></html>"
+    )
 }
 
 #[cfg(test)]

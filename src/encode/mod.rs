@@ -2,6 +2,7 @@
 
 pub mod geojson;
 pub mod html;
+pub mod location;
 
 use serde::Serialize;
 

@@ -285,7 +285,7 @@ fn with_offset(pairs: &[(String, String)], offset: usize, format: Format) -> Str
 /// Records a read of restricted data (see `LayerView::is_audited_read`) before any of it is
 /// sent: if the audit log cannot be written, the caller gets a 500 and no data.
 /// `detail` is only built for audited reads: the common read pays nothing.
-async fn audit_read(
+pub(super) async fn audit_read(
     state: &AppState,
     caller: &Caller,
     layer: &LayerView,

@@ -5,6 +5,7 @@ mod error;
 mod features;
 mod hardening;
 mod identity;
+mod lookup;
 mod openapi;
 mod session;
 
@@ -104,6 +105,9 @@ pub fn router(state: AppState) -> Router {
             "/collections/{collection}/sortables",
             get(features::sortables),
         )
+        .route("/collections/{collection}/nearest", get(lookup::nearest))
+        .route("/location", get(lookup::location))
+        .route("/search", get(lookup::search))
         .layer(hardening::public_cors());
     let auth = Router::new()
         .route(

@@ -86,6 +86,16 @@ pub async fn api(
             "parameters": [{"$ref": "#/components/parameters/featureId"}, {"$ref": "#/components/parameters/crs"}, {"$ref": "#/components/parameters/f"}],
             "responses": {"200": {"description": "GeoJSON Feature", "content": {media::GEOJSON: {"schema": {"type": "object"}}, media::HTML: {}}}, "400": err, "404": not_found}
         }}));
+        paths.insert(format!("/collections/{id}/nearest"), json!({"get": {
+            "summary": format!("{title}: nearest features"), "operationId": format!("getNearest_{id}"),
+            "description": "The features nearest to a point, nearest first, each with the foreign member distance_m (metres on the WGS84 ellipsoid, 0 inside a polygon); ties in collection order.",
+            "parameters": [
+                {"$ref": "#/components/parameters/lon"}, {"$ref": "#/components/parameters/lat"},
+                {"$ref": "#/components/parameters/nearestLimit"}, {"$ref": "#/components/parameters/maxDistance"},
+                {"$ref": "#/components/parameters/properties"}, {"$ref": "#/components/parameters/f"}
+            ],
+            "responses": {"200": {"description": "GeoJSON FeatureCollection, nearest first", "content": {media::GEOJSON: {"schema": {"type": "object"}}, media::HTML: {}}}, "400": err, "404": not_found}
+        }}));
         paths.insert(format!("/collections/{id}/queryables"), json!({"get": {
             "summary": format!("{title}: queryable attributes"), "operationId": format!("getQueryables_{id}"),
             "parameters": [{"$ref": "#/components/parameters/f"}],
@@ -97,6 +107,7 @@ pub async fn api(
             "responses": {"200": {"description": "JSON Schema of the sortables", "content": {media::SCHEMA: {}}}, "400": err, "404": not_found}
         }}));
     }
+    lookup_paths(&mut paths);
     auth_paths(&mut paths, view.principal());
     let doc = json!({
         "openapi": "3.0.3",
@@ -135,7 +146,17 @@ pub async fn api(
                         "schema": {"type": "string", "format": "uri", "enum": crs_list.clone(), "default": crate::crs::CRS84_URI}},
                 "bbox-crs": {"name": "bbox-crs", "in": "query", "required": false, "description": "CRS of bbox, in its axis order",
                              "schema": {"type": "string", "format": "uri", "enum": crs_list, "default": crate::crs::CRS84_URI}},
-                "featureId": {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}}
+                                "featureId": {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}},
+                "lon": {"name": "lon", "in": "query", "required": true, "description": "Longitude in degrees (CRS84)",
+                        "schema": {"type": "number", "minimum": -180, "maximum": 180}},
+                "lat": {"name": "lat", "in": "query", "required": true, "description": "Latitude in degrees (CRS84)",
+                        "schema": {"type": "number", "minimum": -90, "maximum": 90}},
+                "nearestLimit": {"name": "limit", "in": "query", "required": false,
+                                 "description": "How many features at most; larger values are reduced to the maximum",
+                                 "schema": {"type": "integer", "minimum": 1, "maximum": max, "default": crate::query::nearest::DEFAULT_NEAREST_LIMIT.min(max)}},
+                "maxDistance": {"name": "max-distance", "in": "query", "required": false,
+                                "description": "Only features at most this many metres away",
+                                "schema": {"type": "number", "minimum": 0}}
             },
             "responses": {
                 "Error": {"description": "Invalid request", "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}},
@@ -143,7 +164,8 @@ pub async fn api(
             },
             "schemas": {
                 "exception": {"type": "object", "required": ["code"], "properties": {
-                    "code": {"type": "string"}, "description": {"type": "string"}, "status": {"type": "integer"}}}
+                    "code": {"type": "string"}, "description": {"type": "string"}, "status": {"type": "integer"}}},
+                "locationReport": location_report_schema()
             }
         }
     });
@@ -151,6 +173,51 @@ pub async fn api(
         Format::Json => ([(header::CONTENT_TYPE, media::OPENAPI)], doc.to_string()).into_response(),
         Format::Html => Html(html::render(&html_summary(&doc, &base))).into_response(),
     })
+}
+
+/// JSON Schema of the location report.
+fn location_report_schema() -> serde_json::Value {
+    json!({"type": "object", "required": ["lon", "lat", "sections"], "properties": {
+                    "lon": {"type": "number"}, "lat": {"type": "number"},
+                    "sections": {"type": "array", "items": {"type": "object",
+                        "required": ["collection", "title_ja", "title_en", "match", "results"], "properties": {
+                        "collection": {"type": "string"}, "title_ja": {"type": "string"}, "title_en": {"type": "string"},
+                        "match": {"type": "string", "enum": ["contains", "nearest"]},
+                        "within_m": {"type": "number"},
+                        "results": {"type": "array", "items": {"type": "object", "required": ["id", "fields"], "properties": {
+                            "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                            "distance_m": {"type": "number", "description": "Metres, for nearest sections"},
+                            "fields": {"type": "array", "items": {"type": "object", "properties": {
+                                "name": {"type": "string"}, "label_ja": {"type": "string"},
+                                "label_en": {"type": "string"}, "value": {}}}}}}}}}}}})
+}
+
+/// The location report and search, which span every collection the caller sees.
+fn lookup_paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
+    let err = json!({"$ref": "#/components/responses/Error"});
+    paths.insert("/location".into(), json!({"get": {
+        "summary": "What is at this place: the location report", "operationId": "getLocationReport",
+        "description": "For each section the catalog configures ([[location]]) on a collection the caller sees: the features containing the point, or the nearest ones with distance_m, with the section's attributes the caller may see. A point outside every collection gives sections without results.",
+        "parameters": [{"$ref": "#/components/parameters/lon"}, {"$ref": "#/components/parameters/lat"}, {"$ref": "#/components/parameters/f"}],
+        "responses": {
+            "200": {"description": "The location report", "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/locationReport"}}, media::HTML: {}}},
+            "400": err
+        }
+    }}));
+    paths.insert("/search".into(), json!({"get": {
+        "summary": "Search features by name", "operationId": "search",
+        "description": "Features whose searchable attributes hold every word of q, after Japanese normalisation (NFKC: full-width and half-width; katakana and hiragana; case; spaces). Exact matches first, then prefix, then substring; then collection order and feature order. Each feature carries the foreign members collection and match.",
+        "parameters": [
+            {"name": "q", "in": "query", "required": true, "description": "Words to search for, separated by spaces", "schema": {"type": "string", "minLength": 1}},
+            {"name": "collections", "in": "query", "required": false, "style": "form", "explode": false,
+             "description": "Only these collections (comma-separated ids)", "schema": {"type": "array", "items": {"type": "string"}}},
+            {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/f"}
+        ],
+        "responses": {
+            "200": {"description": "GeoJSON FeatureCollection, best match first", "content": {media::GEOJSON: {"schema": {"type": "object"}}, media::HTML: {}}},
+            "400": err
+        }
+    }}));
 }
 
 /// Sign-in paths for everyone; administration paths only for admins.

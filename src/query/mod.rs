@@ -2,6 +2,10 @@
 //! against a `LayerView`. Attribute names resolve only through the view, so a hidden attribute
 //! is exactly as unknown as one that never existed.
 
+pub mod location;
+pub mod nearest;
+pub mod search;
+
 use std::cmp::Ordering;
 
 use geo::{Coord, Intersects, LineString, Polygon, Rect};
