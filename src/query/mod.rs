@@ -2,6 +2,8 @@
 //! against a `LayerView`. Attribute names resolve only through the view, so a hidden attribute
 //! is exactly as unknown as one that never existed.
 
+pub mod cql2;
+
 use geo::Rect;
 
 use crate::access::{LayerView, VisibleAttr};
