@@ -2,6 +2,7 @@
 //! against a `LayerView`. Attribute names resolve only through the view, so a hidden attribute
 //! is exactly as unknown as one that never existed.
 
+pub mod cql2;
 pub mod location;
 pub mod nearest;
 pub mod search;
