@@ -17,13 +17,17 @@ use crate::encode::geojson::{write_feature_in, write_number};
 use crate::encode::{Link, html, media};
 use crate::query::{self, Format, ItemsQuery};
 
-/// Conformance classes implemented and tested.
-pub const CONFORMANCE: [&str; 5] = [
+/// Conformance classes implemented and tested (with the CQL2 classes of `query::cql2`).
+pub const CONFORMANCE: [&str; 9] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
 ];
 
 /// The `Content-Crs` header (Part 2): the CRS of the geometries in the body, in angle brackets.
@@ -91,7 +95,10 @@ pub async fn landing(
 pub async fn conformance(q: QueryPairs) -> Result<Response, ApiError> {
     let format = q.metadata_format()?;
     Ok(document(
-        json!({ "title": "Conformance", "conformsTo": CONFORMANCE }),
+        json!({
+            "title": "Conformance",
+            "conformsTo": CONFORMANCE.iter().chain(crate::query::cql2::CONFORMANCE).collect::<Vec<_>>(),
+        }),
         format,
     ))
 }
@@ -327,6 +334,9 @@ pub async fn items(
     let mut touched = attrs.clone();
     touched.extend(q.filters.iter().map(|(a, _)| *a));
     touched.extend(q.sortby.iter().map(|k| k.attr));
+    if let Some(f) = &q.filter {
+        touched.extend(f.attrs());
+    }
     audit_read(&state, &caller, &layer, &touched, || {
         let query_text = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&pairs)

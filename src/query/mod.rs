@@ -114,9 +114,11 @@ pub fn parse_item_params(
 }
 
 /// A validated `/items` request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ItemsQuery {
     pub bbox: Option<Area>,
+    /// The CQL2 `filter`, bound to the layer view.
+    pub filter: Option<cql2::Filter>,
     /// Equality filters: (attribute, value).
     pub filters: Vec<(VisibleAttr, Value)>,
     /// Attributes to output; `None` is every visible attribute.
@@ -142,6 +144,7 @@ impl ItemsQuery {
     ) -> Result<ItemsQuery, QueryError> {
         let mut q = ItemsQuery {
             bbox: None,
+            filter: None,
             filters: Vec::new(),
             properties: None,
             sortby: Vec::new(),
@@ -153,6 +156,9 @@ impl ItemsQuery {
         let mut seen: Vec<&str> = Vec::new();
         let mut bbox = None;
         let mut bbox_crs = RequestCrs::CRS84;
+        let mut filter = None;
+        let mut filter_lang = cql2::Lang::Text;
+        let mut filter_crs = RequestCrs::CRS84;
         for (k, v) in pairs {
             if seen.contains(&k.as_str()) {
                 return Err(bad(k, "given more than once"));
@@ -163,6 +169,24 @@ impl ItemsQuery {
                 "bbox-crs" => bbox_crs = RequestCrs::parse(v).map_err(|e| bad("bbox-crs", e))?,
                 "crs" => q.crs = RequestCrs::parse(v).map_err(|e| bad("crs", e))?,
                 "sortby" => q.sortby = parse_sortby(v, layer)?,
+                "filter" => filter = Some(v),
+                "filter-lang" => {
+                    filter_lang = match v.as_str() {
+                        "cql2-text" => cql2::Lang::Text,
+                        "cql2-json" => cql2::Lang::Json,
+                        other => {
+                            return Err(bad(
+                                "filter-lang",
+                                format!(
+                                    "unsupported language \"{other}\"; use cql2-text or cql2-json"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                "filter-crs" => {
+                    filter_crs = RequestCrs::parse(v).map_err(|e| bad("filter-crs", e))?
+                }
                 "limit" => q.limit = parse_limit(v, server.max_limit)?,
                 "offset" => {
                     q.offset = v.parse().map_err(|_| {
@@ -186,6 +210,15 @@ impl ItemsQuery {
         }
         if let Some(v) = bbox {
             q.bbox = Some(parse_bbox_in(v, bbox_crs)?);
+        }
+        if let Some(text) = filter {
+            let expr = cql2::parse(text, filter_lang).map_err(|e| bad("filter", e.to_string()))?;
+            let to_crs84 =
+                |g: geo::Geometry<f64>| filter_crs.geometry_to_crs84(&g).map_err(|e| e.to_string());
+            q.filter = Some(
+                cql2::Filter::bind(&expr, layer, &to_crs84)
+                    .map_err(|e| bad("filter", e.to_string()))?,
+            );
         }
         Ok(q)
     }
@@ -445,28 +478,29 @@ pub struct Page {
 pub fn execute(layer: &LayerView, q: &ItemsQuery) -> Page {
     let selects = |i: &usize| {
         q.filters.iter().all(|(a, v)| layer.value(*i, *a) == v)
+            && q.filter.as_ref().is_none_or(|f| f.matches(layer, *i))
             && q.bbox
                 .as_ref()
                 .and_then(|b| b.exact.as_ref())
                 .is_none_or(|p| layer.geometry(*i).intersects(p))
     };
-    let candidates: Box<dyn Iterator<Item = usize>> = match &q.bbox {
+    // The R-tree narrows the candidates by the bbox, else by the area a spatial filter
+    // confines matches to.
+    let rects = match &q.bbox {
+        Some(area) => Some(area.rects.clone()),
+        None => q.filter.as_ref().and_then(cql2::Filter::envelope),
+    };
+    let candidates: Box<dyn Iterator<Item = usize>> = match rects {
         None => Box::new(0..layer.len()),
-        Some(area) if area.rects.len() == 1 => {
-            Box::new(layer.intersecting(&area.rects[0]).into_iter())
-        }
-        Some(area) => {
-            let mut all: Vec<usize> = area
-                .rects
-                .iter()
-                .flat_map(|r| layer.intersecting(r))
-                .collect();
+        Some(rects) if rects.len() == 1 => Box::new(layer.intersecting(&rects[0]).into_iter()),
+        Some(rects) => {
+            let mut all: Vec<usize> = rects.iter().flat_map(|r| layer.intersecting(r)).collect();
             all.sort_unstable();
             all.dedup();
             Box::new(all.into_iter())
         }
     };
-    let unfiltered = q.filters.is_empty() && q.bbox.is_none();
+    let unfiltered = q.filters.is_empty() && q.bbox.is_none() && q.filter.is_none();
     if !q.sortby.is_empty() {
         let mut all: Vec<usize> = if unfiltered {
             (0..layer.len()).collect()

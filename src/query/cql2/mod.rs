@@ -33,11 +33,12 @@
 //! T_AFTER, T_BEFORE, T_DISJOINT, T_EQUALS and T_INTERSECTS take instants or intervals; the
 //! other ten take intervals only, and an instant there is an error, as the standard says.
 //!
-//! **Strings** are compared after Unicode canonical decomposition (NFD), so precomposed and
-//! decomposed kana compare equal. `CASEI` applies full case folding; `ACCENTI` removes
-//! combining marks except the Japanese voiced and semi-voiced sound marks (U+3099, U+309A),
-//! which the standard recommends keeping: `ACCENTI('ガ') = ACCENTI('カ')` is false. LIKE
-//! compares composed (NFC) text so `_` matches one kana even when the data is decomposed.
+//! **Strings** are compared in composed form (NFC) by code point, so precomposed and
+//! decomposed kana compare equal and `<`/`BETWEEN` order text as `sortby` does. `CASEI`
+//! applies full case folding; `ACCENTI` removes combining marks except the Japanese voiced
+//! and semi-voiced sound marks (U+3099, U+309A), which the standard recommends keeping:
+//! `ACCENTI('ガ') = ACCENTI('カ')` is false. `_` in LIKE matches one composed character, so
+//! one kana even when the data is decomposed.
 //!
 //! **Spatial** functions follow DE-9IM (`geo::Relate`); `S_WITHIN(a, b)` is "a within b".
 //! Literals are in the caller's filter CRS and pass through `to_crs84` once, at bind time.

@@ -35,32 +35,30 @@ pub fn normalize_owned(s: &str, fold: Fold) -> String {
 }
 
 type Nfd<'a> = unicode_normalization::Decompositions<std::str::Chars<'a>>;
-type CaseFolded<'a> = unicode_normalization::Decompositions<
-    caseless::CaseFold<unicode_normalization::Decompositions<std::str::Chars<'a>>>,
->;
+type Nfc<I> = unicode_normalization::Recompositions<I>;
+type CaseFolded<'a> = unicode_normalization::Decompositions<caseless::CaseFold<Nfd<'a>>>;
+type NoAccents<I> = std::iter::Filter<I, fn(&char) -> bool>;
 
-/// The characters of a string as compared: NFD, then full case folding (and NFD again, as
-/// canonical caseless matching requires) for CASEI, then accents removed for ACCENTI. One
+/// The characters of a string as compared: full case folding on the decomposed text (and
+/// NFD again, as canonical caseless matching requires) for CASEI, combining marks removed
+/// for ACCENTI, then composed (NFC). Composed text orders by code point exactly as `sortby`
+/// and SQL's binary collation do, and canonically equivalent spellings compare equal. One
 /// concrete iterator per fold, so nothing is allocated.
 pub enum Normalized<'a> {
-    Plain(Nfd<'a>),
-    CaseI(CaseFolded<'a>),
-    AccentI(std::iter::Filter<Nfd<'a>, fn(&char) -> bool>),
-    Both(std::iter::Filter<CaseFolded<'a>, fn(&char) -> bool>),
+    Plain(Nfc<std::str::Chars<'a>>),
+    CaseI(Nfc<CaseFolded<'a>>),
+    AccentI(Nfc<NoAccents<Nfd<'a>>>),
+    Both(Nfc<NoAccents<CaseFolded<'a>>>),
 }
 
 impl<'a> Normalized<'a> {
     pub fn new(s: &'a str, fold: Fold) -> Normalized<'a> {
-        let base = s.nfd();
+        let keep = keep as fn(&char) -> bool;
         match (fold.casei, fold.accenti) {
-            (false, false) => Normalized::Plain(base),
-            (true, false) => Normalized::CaseI(base.default_case_fold().nfd()),
-            (false, true) => Normalized::AccentI(base.filter(keep as fn(&char) -> bool)),
-            (true, true) => Normalized::Both(
-                base.default_case_fold()
-                    .nfd()
-                    .filter(keep as fn(&char) -> bool),
-            ),
+            (false, false) => Normalized::Plain(s.nfc()),
+            (true, false) => Normalized::CaseI(s.nfd().default_case_fold().nfd().nfc()),
+            (false, true) => Normalized::AccentI(s.nfd().filter(keep).nfc()),
+            (true, true) => Normalized::Both(s.nfd().default_case_fold().nfd().filter(keep).nfc()),
         }
     }
 }
@@ -95,7 +93,7 @@ pub fn compare(a: Side<'_>, b: Side<'_>) -> Ordering {
         (Side::Raw(x, f), Side::Ready(y)) | (Side::Ready(y), Side::Raw(x, f))
             if f == Fold::default() && x.is_ascii() =>
         {
-            // NFD leaves ASCII unchanged.
+            // Normalization leaves ASCII unchanged.
             let o = x.cmp(y);
             return if matches!(a, Side::Raw(..)) {
                 o
