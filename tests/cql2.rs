@@ -892,3 +892,44 @@ async fn random_filters_equal_a_brute_force_evaluation() {
         "only {partial} of {total} expressions select some but not all features"
     );
 }
+
+/// Malformed filters are a 400 that names `filter` and says where and what was expected.
+#[tokio::test]
+async fn filter_errors_say_where_and_what_was_expected() {
+    for (filter, lang, wanted) in [
+        ("\"建ぺい率\" >= ", "cql2-text", "character"),
+        ("\"建ぺい率\" FOO 60", "cql2-text", "character 8"),
+        ("\"用途地域\" = 60", "cql2-text", "用途地域"),
+        (
+            "S_INTERSECTS(geometry, POLYGON((139 36, 140 36)))",
+            "cql2-text",
+            "character",
+        ),
+        (
+            r#"{"op":"=","args":[{"property":"建ぺい率"}]}"#,
+            "cql2-json",
+            "/args",
+        ),
+        (
+            r#"{"op":"=","args":[{"property":"建ぺい率"},"#,
+            "cql2-json",
+            "line 1",
+        ),
+    ] {
+        let uri = items_uri("zoning", &[("filter", filter), ("filter-lang", lang)]);
+        let (status, _, body) = sample::get(&uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{filter}: {body}");
+        let doc: Json = serde_json::from_str(&body).expect("JSON error");
+        let text = doc["description"].as_str().expect("description");
+        assert!(
+            text.starts_with("filter: ") && text.contains(wanted),
+            "{filter}: the message must name filter and say {wanted:?}: {text}"
+        );
+    }
+    for (k, v) in [("filter-lang", "ecql"), ("filter-crs", "EPSG:2451")] {
+        let uri = items_uri("zoning", &[("filter", "\"建ぺい率\" > 50"), (k, v)]);
+        let (status, _, body) = sample::get(&uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{k}={v}: {body}");
+        assert!(body.contains(&format!("{k}: ")), "{k}={v}: {body}");
+    }
+}

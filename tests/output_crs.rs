@@ -461,6 +461,64 @@ async fn zone_ix_boxes_round_trip_to_the_crs84_answer() {
     assert!(total > 0, "the boxes must select features");
 }
 
+/// A spatial filter literal in EPSG:6677 (`filter-crs`, northing first) selects what the same
+/// box as `bbox-crs` selects, and the CRS84 filter selects what the CRS84 bbox selects.
+#[tokio::test]
+async fn filter_crs_reads_literals_in_the_requested_crs() {
+    for layer in LAYERS {
+        for (plane, lonlat) in [
+            ("-2000,-66000,1000,-62000", "139.06,36.0,139.1,36.03"),
+            ("-5000,-70000,4000,-60000", "139.03,35.98,139.17,36.06"),
+        ] {
+            let by_bbox = get(&items_uri(
+                layer,
+                &[
+                    ("bbox", plane),
+                    ("bbox-crs", &epsg(6677)),
+                    ("limit", "10000"),
+                ],
+            ))
+            .await
+            .json();
+            let n: Vec<&str> = plane.split(',').collect();
+            let by_filter = get(&items_uri(
+                layer,
+                &[
+                    (
+                        "filter",
+                        &format!(
+                            "S_INTERSECTS(geometry, POLYGON(({a} {b}, {c} {b}, {c} {d}, {a} {d}, {a} {b})))",
+                            a = n[0],
+                            b = n[1],
+                            c = n[2],
+                            d = n[3]
+                        ),
+                    ),
+                    ("filter-crs", &epsg(6677)),
+                    ("limit", "10000"),
+                ],
+            ))
+            .await;
+            assert_eq!(by_filter.status, StatusCode::OK, "{}", by_filter.body);
+            assert!(!ids(&by_bbox).is_empty(), "{layer} {plane}: no features");
+            assert_eq!(ids(&by_bbox), ids(&by_filter.json()), "{layer} {plane}");
+            let crs84_bbox = get(&items_uri(layer, &[("bbox", lonlat), ("limit", "10000")]))
+                .await
+                .json();
+            let crs84_filter = get(&items_uri(
+                layer,
+                &[
+                    ("filter", &format!("S_INTERSECTS(geometry, BBOX({lonlat}))")),
+                    ("limit", "10000"),
+                ],
+            ))
+            .await
+            .json();
+            assert_eq!(ids(&crs84_bbox), ids(&crs84_filter), "{layer} {lonlat}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn bad_crs_parameters_say_what_is_wrong() {
     for (uri, param) in [

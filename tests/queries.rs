@@ -1798,6 +1798,32 @@ async fn hidden_attributes_do_not_exist_for_the_anonymous_caller() {
                 items_uri(layer, &[("sortby", &format!("-{attr}"))]),
                 items_uri(layer, &[("sortby", &format!("-{fake}"))]),
             ),
+            (
+                items_uri(layer, &[("filter", &format!("\"{attr}\" IS NULL"))]),
+                items_uri(layer, &[("filter", &format!("\"{fake}\" IS NULL"))]),
+            ),
+            (
+                items_uri(
+                    layer,
+                    &[
+                        (
+                            "filter",
+                            &format!(r#"{{"op":"=","args":[{{"property":"{attr}"}},1]}}"#),
+                        ),
+                        ("filter-lang", "cql2-json"),
+                    ],
+                ),
+                items_uri(
+                    layer,
+                    &[
+                        (
+                            "filter",
+                            &format!(r#"{{"op":"=","args":[{{"property":"{fake}"}},1]}}"#),
+                        ),
+                        ("filter-lang", "cql2-json"),
+                    ],
+                ),
+            ),
         ] {
             let h = get(&hidden).await;
             let u = get(&unknown).await;
