@@ -528,13 +528,13 @@ impl Binder<'_> {
         let y = self.geometry_operand(op, b)?;
         if let (GeomOperand::Lit(p), GeomOperand::Lit(q)) = (&x, &y) {
             // Two literals: the answer does not depend on the feature.
-            return Ok(Pred::Const(Some(eval::spatial(
+            return Ok(Pred::Const(eval::spatial(
                 op,
                 &p.geometry,
                 p.rect,
                 &q.geometry,
                 q.rect,
-            ))));
+            )));
         }
         Ok(Pred::Spatial(op, x, y))
     }

@@ -41,6 +41,15 @@
 //!
 //! **Spatial** functions follow DE-9IM (`geo::Relate`); `S_WITHIN(a, b)` is "a within b".
 //! Literals are in the caller's filter CRS and pass through `to_crs84` once, at bind time.
+//! A `BBOX` whose west edge lies east of its east edge crosses the antimeridian, as in the
+//! `bbox` parameter. The property name `geometry` always means the feature geometry.
+//!
+//! # Syntax accepted beyond the letter of the BNF
+//!
+//! `MULTIPOINT(1 2, 3 4)` as well as `MULTIPOINT((1 2), (3 4))`; a double-quoted property
+//! name may hold any character (`""` for a quote); JSON operator names in any letter case.
+//! Functions and array functions parse (so the standard's examples do) but binding refuses
+//! them: no custom functions are offered.
 
 mod ast;
 mod bind;
