@@ -70,11 +70,13 @@ pub(super) enum GeomOperand {
     Lit(Box<LitGeometry>),
 }
 
-/// A literal geometry in CRS84 with its envelope.
+/// A literal geometry in CRS84 with its envelope, and the envelopes of its members (one per
+/// member of a multi-geometry or collection) for a tighter preselection.
 #[derive(Debug, Clone)]
 pub(super) struct LitGeometry {
     pub geometry: Geometry<f64>,
     pub rect: Option<Rect<f64>>,
+    pub member_rects: Vec<Rect<f64>>,
 }
 
 /// A temporal operand: an interval, or an instant as a zero-length one. `'..'` ends are
@@ -548,7 +550,12 @@ impl Binder<'_> {
             )));
         }
         let rect = geometry.bounding_rect();
-        Ok(LitGeometry { geometry, rect })
+        let member_rects = member_rects(&geometry);
+        Ok(LitGeometry {
+            geometry,
+            rect,
+            member_rects,
+        })
     }
 
     fn temporal_operand(&mut self, op: TemporalOp, e: &Expr) -> Result<Span, Cql2Error> {
@@ -641,6 +648,22 @@ fn bbox_geometry(n: &[f64]) -> Result<Geometry<f64>, Cql2Error> {
             Rect::new((w, s), (180.0, north)).to_polygon(),
             Rect::new((-180.0, s), (e, north)).to_polygon(),
         ])))
+    }
+}
+
+fn member_rects(g: &Geometry<f64>) -> Vec<Rect<f64>> {
+    match g {
+        Geometry::MultiPoint(m) => {
+            m.0.iter()
+                .filter_map(|p| p.bounding_rect().into())
+                .collect()
+        }
+        Geometry::MultiLineString(m) => {
+            m.0.iter().filter_map(BoundingRect::bounding_rect).collect()
+        }
+        Geometry::MultiPolygon(m) => m.0.iter().filter_map(BoundingRect::bounding_rect).collect(),
+        Geometry::GeometryCollection(c) => c.0.iter().flat_map(member_rects).collect(),
+        other => other.bounding_rect().into_iter().collect(),
     }
 }
 

@@ -305,7 +305,7 @@ pub(super) fn envelope(p: &Pred, negated: bool) -> Option<Vec<Rect<f64>>> {
                 *op != SpatialOp::Disjoint
             };
             if bounded {
-                Some(lit.rect.into_iter().collect())
+                Some(lit.member_rects.clone())
             } else {
                 None
             }

@@ -64,7 +64,7 @@ mod tests;
 use std::fmt;
 
 pub use ast::{ArithOp, ArrayOp, CmpOp, Expr, Number, SpatialOp, TemporalOp};
-pub use bind::Filter;
+pub use bind::{Filter, GEOMETRY_PROPERTY};
 
 /// The CQL2 conformance classes this module implements and tests. Array functions and custom
 /// functions are not implemented.

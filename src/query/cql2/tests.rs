@@ -724,6 +724,21 @@ fn envelope_bounds_every_selectable_feature() {
         env(&format!("S_INTERSECTS(geometry, {POLYGON_A}) OR 階数 > 1")),
         None
     );
+    // Multi-geometries and antimeridian boxes give one rect per member.
+    assert_eq!(
+        env("S_INTERSECTS(geometry, MULTIPOINT((139.2 36.1), (139.5 36.5)))"),
+        Some(vec![
+            Rect::new((139.2, 36.1), (139.2, 36.1)),
+            Rect::new((139.5, 36.5), (139.5, 36.5))
+        ])
+    );
+    assert_eq!(
+        env("S_INTERSECTS(geometry, BBOX(170, -10, -170, 10))"),
+        Some(vec![
+            Rect::new((170.0, -10.0), (180.0, 10.0)),
+            Rect::new((-180.0, -10.0), (-170.0, 10.0))
+        ])
+    );
     assert_eq!(env("階数 > 1"), None);
     assert_eq!(env("S_EQUALS(geometry, geometry)"), None);
     assert_eq!(env("FALSE"), Some(vec![]));
@@ -738,6 +753,7 @@ fn envelope_bounds_every_selectable_feature() {
         format!("NOT (S_DISJOINT(geometry, {POLYGON_A}) OR 階数 IS NULL)"),
         "S_CONTAINS(geometry, POINT(139.10 36.00)) AND 面積 > 0".to_string(),
         "S_CROSSES(geometry, LINESTRING(139.10 35.90, 139.10 36.10))".to_string(),
+        "S_INTERSECTS(geometry, GEOMETRYCOLLECTION(POINT(139.2 36.1), MULTIPOINT((139.5 36.5), (0 0))))".to_string(),
     ];
     for f in &filters {
         let filter = bind_in(&layer, f, Lang::Text).expect("binds");
