@@ -127,8 +127,11 @@ impl Filter {
     }
 
     /// Whether feature `i` of `layer` (the same view the filter was bound against) is
-    /// selected: the whole filter must evaluate to TRUE (see the module documentation for
-    /// the three-valued logic).
+    /// selected. Three-valued logic as in SQL and the standard: a comparison, LIKE, IN,
+    /// BETWEEN, arithmetic or temporal function reading a null value is unknown; `NOT unknown`
+    /// is unknown; `unknown AND FALSE` is FALSE, `unknown OR TRUE` is TRUE, other mixes with
+    /// unknown are unknown; `IS NULL` is never unknown. The feature is selected only when the
+    /// whole filter is TRUE (FALSE and unknown both reject it).
     pub fn matches(&self, layer: &LayerView, i: usize) -> bool {
         eval::condition(&self.root, layer, i) == Some(true)
     }
