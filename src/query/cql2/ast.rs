@@ -385,6 +385,22 @@ pub(crate) fn write_wkt(f: &mut fmt::Formatter<'_>, g: &Geometry<f64>) -> fmt::R
     }
 }
 
+/// An operand of a comparison: a condition there is parenthesised so it parses back.
+struct Operand<'a>(&'a Expr);
+
+impl fmt::Display for Operand<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Expr::Compare(..)
+            | Expr::Like(..)
+            | Expr::Between(..)
+            | Expr::In(..)
+            | Expr::IsNull(_) => write!(f, "({})", self.0),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
 /// CQL2 text. Every compound operand is parenthesised, so the text parses back to the same tree.
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -400,15 +416,26 @@ impl fmt::Display for Expr {
                 f.write_str(")")
             }
             Expr::Not(e) => write!(f, "NOT ({e})"),
-            Expr::Compare(op, a, b) => write!(f, "{a} {} {b}", op.symbol()),
-            Expr::Like(a, b) => write!(f, "{a} LIKE {b}"),
-            Expr::Between(a, lo, hi) => write!(f, "{a} BETWEEN {lo} AND {hi}"),
+            Expr::Compare(op, a, b) => write!(f, "{} {} {}", Operand(a), op.symbol(), Operand(b)),
+            Expr::Like(a, b) => write!(f, "{} LIKE {}", Operand(a), Operand(b)),
+            Expr::Between(a, lo, hi) => write!(
+                f,
+                "{} BETWEEN {} AND {}",
+                Operand(a),
+                Operand(lo),
+                Operand(hi)
+            ),
             Expr::In(a, list) => {
-                write!(f, "{a} IN (")?;
-                write_list(f, list, ", ")?;
+                write!(f, "{} IN (", Operand(a))?;
+                for (i, e) in list.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}", Operand(e))?;
+                }
                 f.write_str(")")
             }
-            Expr::IsNull(a) => write!(f, "{a} IS NULL"),
+            Expr::IsNull(a) => write!(f, "{} IS NULL", Operand(a)),
             Expr::Spatial(op, a, b) => write!(f, "{}({a}, {b})", op.keyword()),
             Expr::Temporal(op, a, b) => write!(f, "{}({a}, {b})", op.keyword()),
             Expr::ArrayPredicate(op, a, b) => write!(f, "{}({a}, {b})", op.keyword()),

@@ -70,11 +70,13 @@ pub(super) enum GeomOperand {
     Lit(Box<LitGeometry>),
 }
 
-/// A literal geometry in CRS84 with its envelope.
+/// A literal geometry in CRS84 with its envelope, and the envelopes of its members (one per
+/// member of a multi-geometry or collection) for a tighter preselection.
 #[derive(Debug, Clone)]
 pub(super) struct LitGeometry {
     pub geometry: Geometry<f64>,
     pub rect: Option<Rect<f64>>,
+    pub member_rects: Vec<Rect<f64>>,
 }
 
 /// A temporal operand: an interval, or an instant as a zero-length one. `'..'` ends are
@@ -125,8 +127,11 @@ impl Filter {
     }
 
     /// Whether feature `i` of `layer` (the same view the filter was bound against) is
-    /// selected: the whole filter must evaluate to TRUE (see the module documentation for
-    /// the three-valued logic).
+    /// selected. Three-valued logic as in SQL and the standard: a comparison, LIKE, IN,
+    /// BETWEEN, arithmetic or temporal function reading a null value is unknown; `NOT unknown`
+    /// is unknown; `unknown AND FALSE` is FALSE, `unknown OR TRUE` is TRUE, other mixes with
+    /// unknown are unknown; `IS NULL` is never unknown. The feature is selected only when the
+    /// whole filter is TRUE (FALSE and unknown both reject it).
     pub fn matches(&self, layer: &LayerView, i: usize) -> bool {
         eval::condition(&self.root, layer, i) == Some(true)
     }
@@ -528,13 +533,13 @@ impl Binder<'_> {
         let y = self.geometry_operand(op, b)?;
         if let (GeomOperand::Lit(p), GeomOperand::Lit(q)) = (&x, &y) {
             // Two literals: the answer does not depend on the feature.
-            return Ok(Pred::Const(Some(eval::spatial(
+            return Ok(Pred::Const(eval::spatial(
                 op,
                 &p.geometry,
                 p.rect,
                 &q.geometry,
                 q.rect,
-            ))));
+            )));
         }
         Ok(Pred::Spatial(op, x, y))
     }
@@ -548,7 +553,12 @@ impl Binder<'_> {
             )));
         }
         let rect = geometry.bounding_rect();
-        Ok(LitGeometry { geometry, rect })
+        let member_rects = member_rects(&geometry);
+        Ok(LitGeometry {
+            geometry,
+            rect,
+            member_rects,
+        })
     }
 
     fn temporal_operand(&mut self, op: TemporalOp, e: &Expr) -> Result<Span, Cql2Error> {
@@ -641,6 +651,22 @@ fn bbox_geometry(n: &[f64]) -> Result<Geometry<f64>, Cql2Error> {
             Rect::new((w, s), (180.0, north)).to_polygon(),
             Rect::new((-180.0, s), (e, north)).to_polygon(),
         ])))
+    }
+}
+
+fn member_rects(g: &Geometry<f64>) -> Vec<Rect<f64>> {
+    match g {
+        Geometry::MultiPoint(m) => {
+            m.0.iter()
+                .filter_map(|p| p.bounding_rect().into())
+                .collect()
+        }
+        Geometry::MultiLineString(m) => {
+            m.0.iter().filter_map(BoundingRect::bounding_rect).collect()
+        }
+        Geometry::MultiPolygon(m) => m.0.iter().filter_map(BoundingRect::bounding_rect).collect(),
+        Geometry::GeometryCollection(c) => c.0.iter().flat_map(member_rects).collect(),
+        other => other.bounding_rect().into_iter().collect(),
     }
 }
 

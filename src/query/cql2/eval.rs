@@ -2,6 +2,7 @@
 //! `None` for unknown), and the envelope preselection.
 
 use std::cmp::Ordering;
+use std::panic::AssertUnwindSafe;
 
 use geo::{BoundingRect, Geometry, Intersects, Rect, Relate};
 
@@ -75,7 +76,7 @@ pub(super) fn condition(p: &Pred, l: &LayerView, i: usize) -> Truth {
         Pred::Spatial(op, a, b) => {
             let (ga, ra) = geometry(a, l, i);
             let (gb, rb) = geometry(b, l, i);
-            Some(spatial(*op, ga, ra, gb, rb))
+            spatial(*op, ga, ra, gb, rb)
         }
         Pred::Temporal(op, a, b) => {
             let (s1, e1) = span(a, l, i)?;
@@ -209,31 +210,43 @@ fn rect_covers(outer: Rect<f64>, inner: Rect<f64>) -> bool {
         && outer.max().y >= inner.max().y
 }
 
-/// The spatial function `op(a, b)`, with an envelope test first.
+/// The spatial function `op(a, b)`, with an envelope test first. Unknown only if the
+/// geometry library fails on a degenerate input (contained, so one odd literal cannot take
+/// down a request thread).
 pub(super) fn spatial(
     op: SpatialOp,
     a: &Geometry<f64>,
     ra: Option<Rect<f64>>,
     b: &Geometry<f64>,
     rb: Option<Rect<f64>>,
-) -> bool {
+) -> Truth {
     let (Some(ra), Some(rb)) = (ra, rb) else {
         // An empty geometry intersects nothing.
-        return op == SpatialOp::Disjoint;
+        return Some(op == SpatialOp::Disjoint);
     };
     if !rects_intersect(ra, rb) {
-        return op == SpatialOp::Disjoint;
+        return Some(op == SpatialOp::Disjoint);
     }
-    match op {
+    let quick_no = match op {
+        SpatialOp::Within => !rect_covers(rb, ra),
+        SpatialOp::Contains => !rect_covers(ra, rb),
+        SpatialOp::Equals => ra != rb,
+        _ => false,
+    };
+    if quick_no {
+        return Some(false);
+    }
+    std::panic::catch_unwind(AssertUnwindSafe(|| match op {
         SpatialOp::Intersects => a.intersects(b),
         SpatialOp::Disjoint => !a.intersects(b),
-        SpatialOp::Within => rect_covers(rb, ra) && a.relate(b).is_within(),
-        SpatialOp::Contains => rect_covers(ra, rb) && a.relate(b).is_contains(),
-        SpatialOp::Equals => ra == rb && a.relate(b).is_equal_topo(),
+        SpatialOp::Within => a.relate(b).is_within(),
+        SpatialOp::Contains => a.relate(b).is_contains(),
+        SpatialOp::Equals => a.relate(b).is_equal_topo(),
         SpatialOp::Touches => a.relate(b).is_touches(),
         SpatialOp::Overlaps => a.relate(b).is_overlaps(),
         SpatialOp::Crosses => a.relate(b).is_crosses(),
-    }
+    }))
+    .ok()
 }
 
 /// The temporal function `op([s1, e1], [s2, e2])`, per the OWL-Time definitions the standard
@@ -292,7 +305,7 @@ pub(super) fn envelope(p: &Pred, negated: bool) -> Option<Vec<Rect<f64>>> {
                 *op != SpatialOp::Disjoint
             };
             if bounded {
-                Some(lit.rect.into_iter().collect())
+                Some(lit.member_rects.clone())
             } else {
                 None
             }

@@ -1,7 +1,8 @@
 //! CQL2 (OGC 21-065, Common Query Language 1.0): the `filter` language of OGC API – Features
 //! Part 3. Both encodings (`cql2-text` and `cql2-json`) parse to the same [`Expr`];
 //! [`Filter::bind`] checks it against what one principal sees of a layer and compiles it;
-//! [`Filter::matches`] evaluates it per feature without allocating.
+//! [`Filter::matches`] evaluates it per feature without allocating (only the DE-9IM spatial
+//! functions allocate, inside `geo::Relate`).
 //!
 //! # Evaluation rules
 //!
@@ -32,6 +33,26 @@
 //! (before or after every instant; two unbounded ends of the same side are equal).
 //! T_AFTER, T_BEFORE, T_DISJOINT, T_EQUALS and T_INTERSECTS take instants or intervals; the
 //! other ten take intervals only, and an instant there is an error, as the standard says.
+//! With `[s1, e1]` the first operand and `[s2, e2]` the second (closed intervals, as the
+//! standard defines them; the OWL-Time relations it cites):
+//!
+//! | function       | TRUE when                            |
+//! |----------------|--------------------------------------|
+//! | T_AFTER        | s1 > e2                              |
+//! | T_BEFORE       | e1 < s2                              |
+//! | T_DISJOINT     | e1 < s2 or s1 > e2                   |
+//! | T_EQUALS       | s1 = s2 and e1 = e2                  |
+//! | T_INTERSECTS   | s1 <= e2 and e1 >= s2                |
+//! | T_CONTAINS     | s1 < s2 and e1 > e2                  |
+//! | T_DURING       | s1 > s2 and e1 < e2                  |
+//! | T_FINISHEDBY   | s1 < s2 and e1 = e2                  |
+//! | T_FINISHES     | s1 > s2 and e1 = e2                  |
+//! | T_MEETS        | e1 = s2                              |
+//! | T_METBY        | s1 = e2                              |
+//! | T_OVERLAPPEDBY | s1 > s2 and s1 < e2 and e1 > e2      |
+//! | T_OVERLAPS     | s1 < s2 and e1 > s2 and e1 < e2      |
+//! | T_STARTEDBY    | s1 = s2 and e1 > e2                  |
+//! | T_STARTS       | s1 = s2 and e1 < e2                  |
 //!
 //! **Strings** are compared in composed form (NFC) by code point, so precomposed and
 //! decomposed kana compare equal and `<`/`BETWEEN` order text as `sortby` does. `CASEI`
@@ -42,6 +63,15 @@
 //!
 //! **Spatial** functions follow DE-9IM (`geo::Relate`); `S_WITHIN(a, b)` is "a within b".
 //! Literals are in the caller's filter CRS and pass through `to_crs84` once, at bind time.
+//! A `BBOX` whose west edge lies east of its east edge crosses the antimeridian, as in the
+//! `bbox` parameter. The property name `geometry` always means the feature geometry.
+//!
+//! # Syntax accepted beyond the letter of the BNF
+//!
+//! `MULTIPOINT(1 2, 3 4)` as well as `MULTIPOINT((1 2), (3 4))`; a double-quoted property
+//! name may hold any character (`""` for a quote); JSON operator names in any letter case.
+//! Functions and array functions parse (so the standard's examples do) but binding refuses
+//! them: no custom functions are offered.
 
 mod ast;
 mod bind;
@@ -56,7 +86,7 @@ mod tests;
 use std::fmt;
 
 pub use ast::{ArithOp, ArrayOp, CmpOp, Expr, Number, SpatialOp, TemporalOp};
-pub use bind::Filter;
+pub use bind::{Filter, GEOMETRY_PROPERTY};
 
 /// The CQL2 conformance classes this module implements and tests. Array functions and custom
 /// functions are not implemented.

@@ -249,6 +249,45 @@ fn standard_examples_have_the_expected_shape() {
 }
 
 #[test]
+fn odd_but_valid_trees_print_as_text_that_parses_back() {
+    for json in [
+        r#"{"op":"=","args":[{"op":"=","args":[{"property":"a"},1]},true]}"#,
+        r#"{"op":"isNull","args":[{"op":"like","args":[{"property":"a"},"x%"]}]}"#,
+        r#"{"op":"in","args":[{"op":"<","args":[1,2]},[true,{"op":"isNull","args":[{"property":"b"}]}]]}"#,
+        r#"{"op":"and","args":[{"op":"or","args":[true,false]},{"op":"not","args":[false]}]}"#,
+    ] {
+        let e = parse(json, Lang::Json).expect("parses");
+        let back = parse(&e.to_string(), Lang::Text)
+            .unwrap_or_else(|err| panic!("{e} does not parse back: {err}"));
+        assert_eq!(back, e);
+    }
+}
+
+#[test]
+fn bound_filters_can_be_shared_between_request_threads() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Filter>();
+    shareable::<Expr>();
+    shareable::<Cql2Error>();
+    let layer = anonymous();
+    let f = bind_in(&layer, "名称 LIKE '%公民館' OR 階数 > 5", Lang::Text).expect("binds");
+    let hits = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let f = f.clone();
+                let layer = layer.clone();
+                s.spawn(move || (0..layer.len()).filter(|&i| f.matches(&layer, i)).count())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(hits, [2, 2]);
+}
+
+#[test]
 fn conformance_lists_the_implemented_classes_only() {
     let base = "http://www.opengis.net/spec/cql2/1.0/conf/";
     let classes: BTreeSet<&str> = CONFORMANCE
@@ -685,6 +724,21 @@ fn envelope_bounds_every_selectable_feature() {
         env(&format!("S_INTERSECTS(geometry, {POLYGON_A}) OR 階数 > 1")),
         None
     );
+    // Multi-geometries and antimeridian boxes give one rect per member.
+    assert_eq!(
+        env("S_INTERSECTS(geometry, MULTIPOINT((139.2 36.1), (139.5 36.5)))"),
+        Some(vec![
+            Rect::new((139.2, 36.1), (139.2, 36.1)),
+            Rect::new((139.5, 36.5), (139.5, 36.5))
+        ])
+    );
+    assert_eq!(
+        env("S_INTERSECTS(geometry, BBOX(170, -10, -170, 10))"),
+        Some(vec![
+            Rect::new((170.0, -10.0), (180.0, 10.0)),
+            Rect::new((-180.0, -10.0), (-170.0, 10.0))
+        ])
+    );
     assert_eq!(env("階数 > 1"), None);
     assert_eq!(env("S_EQUALS(geometry, geometry)"), None);
     assert_eq!(env("FALSE"), Some(vec![]));
@@ -699,6 +753,7 @@ fn envelope_bounds_every_selectable_feature() {
         format!("NOT (S_DISJOINT(geometry, {POLYGON_A}) OR 階数 IS NULL)"),
         "S_CONTAINS(geometry, POINT(139.10 36.00)) AND 面積 > 0".to_string(),
         "S_CROSSES(geometry, LINESTRING(139.10 35.90, 139.10 36.10))".to_string(),
+        "S_INTERSECTS(geometry, GEOMETRYCOLLECTION(POINT(139.2 36.1), MULTIPOINT((139.5 36.5), (0 0))))".to_string(),
     ];
     for f in &filters {
         let filter = bind_in(&layer, f, Lang::Text).expect("binds");
@@ -844,6 +899,11 @@ fn syntax_errors_say_where_and_what_was_expected() {
         "at character 7: expected NULL, found \"3\""
     );
     assert_eq!(error(""), "at character 1: the filter is empty");
+    assert_eq!(
+        error("完了日 < TIMESTAMP('２０２４-04-01T00:00:00Z')"),
+        "at character 17: expected a timestamp 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z', found \"２０２４-04-01T00:00:00Z\""
+    );
+    assert!(error("完了日 < TIMESTAMP('2024-04-01 00:00:00')").contains("expected a timestamp"));
     assert_eq!(
         error("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1, 0 1)))"),
         "at character 32: a polygon ring must end with its first point"
@@ -1065,6 +1125,71 @@ fn random_input_never_panics() {
                         f.matches(&layer, i);
                     }
                     f.envelope();
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn degenerate_and_invalid_literals_do_not_panic() {
+    let literals = [
+        "POLYGON((139.0 35.9, 139.3 36.1, 139.3 35.9, 139.0 36.1, 139.0 35.9))",
+        "POLYGON((139.1 36.0, 139.1 36.0, 139.1 36.0, 139.1 36.0))",
+        "POLYGON((139.0 35.98, 139.3 35.98, 139.15 35.98, 139.0 35.98))",
+        "LINESTRING(139.1 36.0, 139.1 36.0)",
+        "LINESTRING(139.0 35.98, 139.3 35.98, 139.0 35.98)",
+        "MULTIPOINT((139.1 36.0), (139.1 36.0))",
+        "GEOMETRYCOLLECTION(POINT(139.1 36.0), POLYGON((139.05 35.95, 139.15 35.95, 139.15 36.05, 139.05 36.05, 139.05 35.95)))",
+    ];
+    for lit in literals {
+        for op in SpatialOp::ALL {
+            let f = format!("{}(geometry, {lit})", op.keyword());
+            select(&f);
+            select(&format!("{}({lit}, {lit})", op.keyword()));
+        }
+    }
+}
+
+#[test]
+fn mutated_standard_examples_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let layer = anonymous();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(21065);
+    let inserts = [
+        "(", ")", "'", "\"", ",", "-", "..", " NOT ", "{", "}", "[", "]", "\\", "階数", "9e9",
+    ];
+    for (file, lang) in [("text", Lang::Text), ("json", Lang::Json)] {
+        for (name, original) in examples(file) {
+            let chars: Vec<char> = original.chars().collect();
+            for _ in 0..40 {
+                let mut c = chars.clone();
+                let at = rng.random_range(0..=c.len());
+                match rng.random_range(0..3) {
+                    0 => {
+                        let end = (at + rng.random_range(1..6)).min(c.len());
+                        c.drain(at..end);
+                    }
+                    1 => {
+                        let piece = inserts[rng.random_range(0..inserts.len())];
+                        c.splice(at..at, piece.chars());
+                    }
+                    _ => {
+                        let end = (at + rng.random_range(1..20)).min(c.len());
+                        let copy: Vec<char> = c[at..end].to_vec();
+                        c.splice(at..at, copy);
+                    }
+                }
+                let s: String = c.into_iter().collect();
+                match parse(&s, lang) {
+                    Ok(expr) => {
+                        if let Ok(f) = Filter::bind(&expr, &layer, &identity) {
+                            for i in 0..layer.len() {
+                                f.matches(&layer, i);
+                            }
+                        }
+                    }
+                    Err(e) => assert!(!e.message.is_empty(), "{name}: {s}"),
                 }
             }
         }

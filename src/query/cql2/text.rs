@@ -963,15 +963,18 @@ pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, always UTC as the standard requires.
 pub(crate) fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    let body = s.strip_suffix(['Z', 'z'])?;
+    if !s.is_ascii() {
+        return None;
+    }
+    let body = s.strip_suffix('Z')?;
     let b = body.as_bytes();
-    if b.len() < 19 || !matches!(b[10], b'T' | b't') || parse_date(&body[..10]).is_none() {
+    if b.len() < 19 || b[10] != b'T' || parse_date(&body[..10]).is_none() {
         return None;
     }
     if b.len() > 19 && (b[19] != b'.' || b.len() == 20) {
         return None;
     }
-    let t = NaiveDateTime::parse_from_str(&body.replace('t', "T"), "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+    let t = NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
     Some(t.and_utc())
 }
 
