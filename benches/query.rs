@@ -1,4 +1,6 @@
-//! Load and query figures on a large generated town. Prints numbers; asserts nothing.
+//! Load and query figures on a large generated town: bbox queries, CQL2 filters, sorting,
+//! output in a plane rectangular CRS, nearest features, the location report and search.
+//! Prints numbers; asserts nothing.
 //!
 //!     cargo bench --bench query [-- SCALE]      (default scale 50; data cached in bench-data/)
 
@@ -6,11 +8,69 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use machimap::access::LayerView;
 use machimap::access::{Principal, View};
 use machimap::catalog::Catalog;
-use machimap::encode::geojson::write_feature;
-use machimap::query::{self, Format, ItemsQuery};
+use machimap::crs::RequestCrs;
+use machimap::encode::geojson::{write_feature, write_feature_in};
+use machimap::query::nearest::{self, Place};
+use machimap::query::{self, Format, ItemsQuery, location, search};
+use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+/// Runs `f` `n` times and prints p50/p99/max in µs with the average of what `f` returns.
+fn measure(
+    label: &str,
+    n: usize,
+    mut f: impl FnMut() -> anyhow::Result<usize>,
+) -> anyhow::Result<()> {
+    let mut times = Vec::with_capacity(n);
+    let mut total = 0usize;
+    for _ in 0..n {
+        let t = Instant::now();
+        total += f()?;
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "  {:<44} {:>9.0} {:>9.0} {:>9.0} {:>11.1}",
+        label,
+        times[n / 2],
+        times[n * 99 / 100],
+        times[n - 1],
+        total as f64 / n as f64
+    );
+    Ok(())
+}
+
+/// One items request through parse, execute and GeoJSON encoding, as the handler runs it.
+fn items(
+    layer: &LayerView,
+    view: &View,
+    pairs: &[(&str, String)],
+    out: &mut Vec<u8>,
+) -> anyhow::Result<usize> {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let q = ItemsQuery::parse(&pairs, layer, view.server(), Format::Json)
+        .map_err(anyhow::Error::msg)?;
+    let page = query::execute(layer, &q);
+    out.clear();
+    for &i in &page.indices {
+        write_feature_in(out, layer, i, q.output_attrs(layer), None, q.crs);
+    }
+    Ok(page.indices.len())
+}
+
+fn random_place(layer: &LayerView, rng: &mut StdRng) -> Place {
+    let e = layer.extent().expect("extent");
+    Place {
+        lon: rng.random_range(e.min().x..e.max().x),
+        lat: rng.random_range(e.min().y..e.max().y),
+    }
+}
 
 fn main() -> anyhow::Result<()> {
     let scale: u32 = std::env::args()
@@ -86,5 +146,116 @@ fn main() -> anyhow::Result<()> {
             returned as f64 / 2000.0
         );
     }
+
+    println!("issue 4 queries ({} = request count):", 500);
+    println!(
+        "  {:<44} {:>9} {:>9} {:>9} {:>11}",
+        "query", "p50 µs", "p99 µs", "max µs", "avg feats"
+    );
+    let mut out = Vec::with_capacity(1 << 20);
+    let layer = |id: &str| {
+        view.layer(id)
+            .ok_or_else(|| anyhow::anyhow!("no layer {id}"))
+    };
+    let (zoning, roads, shelters) = (layer("zoning")?, layer("roads")?, layer("shelters")?);
+    let ext = zoning.extent().expect("extent");
+    let boxes: Vec<String> = (0..500)
+        .map(|_| {
+            let w = ext.width() * rng.random_range(0.01..0.1);
+            let h = ext.height() * rng.random_range(0.01..0.1);
+            let x = ext.min().x + rng.random_range(0.0..1.0) * (ext.width() - w);
+            let y = ext.min().y + rng.random_range(0.0..1.0) * (ext.height() - h);
+            format!("{x},{y},{},{}", x + w, y + h)
+        })
+        .collect();
+    let mut k = 0;
+    measure(
+        "zoning CQL2 建ぺい率>=60 AND S_INTERSECTS(bbox)",
+        500,
+        || {
+            k = (k + 1) % boxes.len();
+            let f = format!(
+                "\"建ぺい率\" >= 60 AND S_INTERSECTS(geometry, BBOX({}))",
+                boxes[k]
+            );
+            items(
+                &zoning,
+                &view,
+                &[("filter", f), ("limit", "1000".into())],
+                &mut out,
+            )
+        },
+    )?;
+    measure(
+        "roads CQL2 scan 幅員>6 AND 種別 LIKE '1級%'",
+        500,
+        || {
+            let f = "\"幅員\" > 6 AND \"種別\" LIKE '1級%'".to_string();
+            items(
+                &roads,
+                &view,
+                &[("filter", f), ("limit", "100".into())],
+                &mut out,
+            )
+        },
+    )?;
+    measure("roads sortby=-幅員,路線名 (limit 100)", 500, || {
+        items(
+            &roads,
+            &view,
+            &[("sortby", "-幅員,路線名".into()), ("limit", "100".into())],
+            &mut out,
+        )
+    })?;
+    measure("roads bbox, crs=EPSG:6677 (limit 1000)", 500, || {
+        k = (k + 1) % boxes.len();
+        let crs = RequestCrs::parse("EPSG:6677").map_err(anyhow::Error::msg)?;
+        items(
+            &roads,
+            &view,
+            &[
+                ("bbox", boxes[k].clone()),
+                ("crs", crs.uri()),
+                ("limit", "1000".into()),
+            ],
+            &mut out,
+        )
+    })?;
+    measure("roads bbox, CRS84 (the same boxes)", 500, || {
+        k = (k + 1) % boxes.len();
+        items(
+            &roads,
+            &view,
+            &[("bbox", boxes[k].clone()), ("limit", "1000".into())],
+            &mut out,
+        )
+    })?;
+    for (l, kk, max) in [
+        (&shelters, 3, None),
+        (&roads, 1, Some(10.0)),
+        (&zoning, 5, None),
+    ] {
+        measure(
+            &format!("nearest {} k={kk} max={max:?}", l.id()),
+            500,
+            || {
+                let p = random_place(l, &mut rng);
+                Ok(nearest::nearest(l, p, kk, max).len())
+            },
+        )?;
+    }
+    measure("location report (sample sections)", 500, || {
+        let p = random_place(&zoning, &mut rng);
+        Ok(location::report(&view, p).len())
+    })?;
+    let searchable: Vec<LayerView> = view
+        .layers()
+        .filter(|l| l.search_columns().next().is_some())
+        .collect();
+    measure(
+        "search 'みどり' over every searchable layer",
+        500,
+        || Ok(search::search(&searchable, &["みどり".to_string()]).len()),
+    )?;
     Ok(())
 }

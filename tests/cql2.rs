@@ -16,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value as Json, json};
 
 mod common;
+use common::geojson::{Parts, id_text, parts};
 use common::{items_uri, sample};
 
 const LAYERS: [&str; 6] = [
@@ -44,7 +45,7 @@ struct Feature {
     id: String,
     props: serde_json::Map<String, Json>,
     /// Paths of the geometry (lon, lat), with whether each is a polygon ring.
-    parts: Vec<(Vec<[f64; 2]>, bool)>,
+    parts: Parts,
 }
 
 struct Layer {
@@ -58,41 +59,6 @@ async fn get_json(uri: &str) -> Json {
     let (status, _, body) = sample::get(uri).await;
     assert_eq!(status, StatusCode::OK, "GET {uri}: {body}");
     serde_json::from_str(&body).expect("JSON")
-}
-
-fn id_text(v: &Json) -> String {
-    match v {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn path(v: &Json) -> Vec<[f64; 2]> {
-    match v {
-        Json::Array(a) if a.first().is_some_and(Json::is_number) => {
-            vec![[a[0].as_f64().expect("x"), a[1].as_f64().expect("y")]]
-        }
-        Json::Array(a) => a.iter().flat_map(path).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn parts(g: &Json) -> Vec<(Vec<[f64; 2]>, bool)> {
-    let c = &g["coordinates"];
-    let list = |v: &Json| v.as_array().cloned().unwrap_or_default();
-    match g["type"].as_str().expect("type") {
-        "Point" => vec![(path(c), false)],
-        "MultiPoint" => list(c).iter().map(|p| (path(p), false)).collect(),
-        "LineString" => vec![(path(c), false)],
-        "MultiLineString" => list(c).iter().map(|l| (path(l), false)).collect(),
-        "Polygon" => list(c).iter().map(|r| (path(r), true)).collect(),
-        "MultiPolygon" => list(c)
-            .iter()
-            .flat_map(list)
-            .map(|r| (path(&r), true))
-            .collect(),
-        other => panic!("geometry type {other}"),
-    }
 }
 
 async fn load(id: &'static str) -> Layer {

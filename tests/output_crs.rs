@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde_json::Value as Json;
 
 mod common;
+use common::geojson::{Parts, coords, id_text, parts};
 use common::gsi::{ORIGINS, gsi_forward};
 use common::{items_uri, sample};
 
@@ -47,49 +48,6 @@ async fn get(uri: &str) -> Resp {
     }
 }
 
-/// Every coordinate of a GeoJSON geometry, in document order.
-fn coords(g: &Json, out: &mut Vec<[f64; 2]>) {
-    match g {
-        Json::Array(a) if a.len() >= 2 && a[0].is_number() => {
-            out.push([a[0].as_f64().expect("x"), a[1].as_f64().expect("y")])
-        }
-        Json::Array(a) => a.iter().for_each(|x| coords(x, out)),
-        Json::Object(o) => {
-            if let Some(c) = o.get("coordinates") {
-                coords(c, out)
-            }
-            if let Some(gs) = o.get("geometries") {
-                coords(gs, out)
-            }
-        }
-        _ => {}
-    }
-}
-
-/// A geometry's parts: each a path of coordinates, with whether it is a polygon ring.
-type Parts = Vec<(Vec<[f64; 2]>, bool)>;
-
-fn parts(g: &Json) -> Parts {
-    let path = |v: &Json| {
-        let mut out = Vec::new();
-        coords(v, &mut out);
-        out
-    };
-    let c = &g["coordinates"];
-    let list = |v: &Json| v.as_array().cloned().unwrap_or_default();
-    match g["type"].as_str().expect("geometry type") {
-        "Point" | "LineString" | "MultiPoint" => vec![(path(c), false)],
-        "MultiLineString" => list(c).iter().map(|l| (path(l), false)).collect(),
-        "Polygon" => list(c).iter().map(|r| (path(r), true)).collect(),
-        "MultiPolygon" => list(c)
-            .iter()
-            .flat_map(list)
-            .map(|r| (path(&r), true))
-            .collect(),
-        other => panic!("unexpected geometry type {other}"),
-    }
-}
-
 /// Every feature of `layer` (id → geometry) in `crs`, with the Content-Crs header checked.
 async fn features(layer: &str, crs: &str) -> BTreeMap<String, Json> {
     let r = get(&items_uri(layer, &[("limit", "10000"), ("crs", crs)])).await;
@@ -110,13 +68,6 @@ async fn features(layer: &str, crs: &str) -> BTreeMap<String, Json> {
         .iter()
         .map(|f| (id_text(&f["id"]), f["geometry"].clone()))
         .collect()
-}
-
-fn id_text(v: &Json) -> String {
-    match v {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn ids(doc: &Json) -> BTreeSet<String> {

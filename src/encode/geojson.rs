@@ -7,6 +7,7 @@ use geo::{Coord, Geometry, LineString, Polygon};
 
 use crate::access::{LayerView, VisibleAttr};
 use crate::crs::RequestCrs;
+use crate::encode::Link;
 use crate::layer::{FeatureId, Value};
 
 /// Writes a number with at most 7 decimals (1 cm at the equator is ~9e-8 degrees) and no
@@ -163,6 +164,29 @@ pub fn write_id(out: &mut Vec<u8>, id: &FeatureId) {
         }
         FeatureId::Str(s) => write_str(out, s),
     }
+}
+
+/// Writes the opening of a FeatureCollection up to `"features":[`: `numberMatched` when
+/// known, `numberReturned`, the time stamp and the links.
+pub fn write_collection_head(
+    out: &mut Vec<u8>,
+    matched: Option<usize>,
+    returned: usize,
+    links: &[Link],
+) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"type\":\"FeatureCollection\"");
+    if let Some(m) = matched {
+        let _ = write!(out, ",\"numberMatched\":{m}");
+    }
+    let _ = write!(out, ",\"numberReturned\":{returned},\"timeStamp\":");
+    write_str(
+        out,
+        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    out.extend_from_slice(b",\"links\":");
+    serde_json::to_writer(&mut *out, links)?;
+    out.extend_from_slice(b",\"features\":[");
+    Ok(())
 }
 
 /// Writes feature `i` of `layer` with only the attributes `attrs`. `extra`, if given, is

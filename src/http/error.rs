@@ -80,6 +80,13 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
+/// Serialising our own documents cannot fail on valid data: a failure is a bug, logged as such.
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        ApiError::Internal(format!("JSON encoding: {e}"))
+    }
+}
+
 impl ApiError {
     /// The 404 for a collection that does not exist or that the caller may not see: the two
     /// must be indistinguishable.

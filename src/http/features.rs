@@ -8,12 +8,12 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
-use super::{ApiError, AppState, BaseUrl, Caller, CurrentView, QueryPairs};
+use super::{ApiError, AppState, BaseUrl, Caller, CurrentView, QueryPairs, format_links};
 use crate::access::{LayerView, VisibleAttr};
 use crate::audit::{Action, Event};
 use crate::config::AttrType;
 use crate::crs::{CRS84_URI, RequestCrs};
-use crate::encode::geojson::{write_feature_in, write_number};
+use crate::encode::geojson::{write_collection_head, write_feature_in, write_number};
 use crate::encode::{Link, html, media};
 use crate::query::{self, Format, ItemsQuery};
 
@@ -48,23 +48,7 @@ fn document(doc: Json, format: Format) -> Response {
 
 /// `self` and `alternate` links of a resource at `url`, `self` first for the served format.
 fn self_links(url: &str, format: Format, json_type: &'static str) -> Vec<Link> {
-    let json =
-        Link::new(format!("{url}?f=json"), "self", json_type).titled("This document as JSON");
-    let html = Link::new(format!("{url}?f=html"), "alternate", media::HTML)
-        .titled("This document as HTML");
-    match format {
-        Format::Json => vec![json, html],
-        Format::Html => vec![
-            Link {
-                rel: "self",
-                ..html
-            },
-            Link {
-                rel: "alternate",
-                ..json
-            },
-        ],
-    }
+    format_links(url, &[], format, json_type)
 }
 
 pub async fn landing(
@@ -390,18 +374,7 @@ pub async fn items(
     ));
 
     let mut head = Vec::with_capacity(1024);
-    head.extend_from_slice(b"{\"type\":\"FeatureCollection\",\"numberMatched\":");
-    head.extend_from_slice(page.matched.to_string().as_bytes());
-    head.extend_from_slice(b",\"numberReturned\":");
-    head.extend_from_slice(page.indices.len().to_string().as_bytes());
-    head.extend_from_slice(b",\"timeStamp\":");
-    crate::encode::geojson::write_str(
-        &mut head,
-        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    );
-    head.extend_from_slice(b",\"links\":");
-    serde_json::to_writer(&mut head, &links).map_err(|e| ApiError::Internal(e.to_string()))?;
-    head.extend_from_slice(b",\"features\":[");
+    write_collection_head(&mut head, Some(page.matched), page.indices.len(), &links)?;
 
     if q.format == Format::Html {
         let mut buf = head;
@@ -412,8 +385,7 @@ pub async fn items(
             write_feature_in(&mut buf, &layer, i, &attrs, None, q.crs);
         }
         buf.extend_from_slice(b"]}");
-        let mut doc: Json =
-            serde_json::from_slice(&buf).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut doc: Json = serde_json::from_slice(&buf)?;
         doc["title"] = json!(layer.meta().title_ja);
         return Ok(Html(html::render(&doc)).into_response());
     }
@@ -503,7 +475,7 @@ pub async fn item(
         media::JSON,
     ));
     let mut extra = b"\"links\":".to_vec();
-    serde_json::to_writer(&mut extra, &links).map_err(|e| ApiError::Internal(e.to_string()))?;
+    serde_json::to_writer(&mut extra, &links)?;
     let mut buf = Vec::with_capacity(4096);
     write_feature_in(&mut buf, &layer, index, layer.visible(), Some(&extra), crs);
     Ok(match format {
@@ -516,8 +488,7 @@ pub async fn item(
         )
             .into_response(),
         Format::Html => {
-            let mut doc: Json =
-                serde_json::from_slice(&buf).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let mut doc: Json = serde_json::from_slice(&buf)?;
             doc["title"] = json!(format!("{} {fid}", layer.meta().title_ja));
             Html(html::render(&doc)).into_response()
         }

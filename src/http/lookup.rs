@@ -7,46 +7,14 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
 use super::features::audit_read;
-use super::{ApiError, AppState, BaseUrl, CurrentView, QueryPairs};
-use crate::encode::geojson::{write_feature, write_str};
+use super::{ApiError, AppState, BaseUrl, CurrentView, QueryPairs, format_links};
+use crate::encode::geojson::{write_collection_head, write_feature, write_str};
 use crate::encode::location::{metres, report_json};
 use crate::encode::{Link, html, media};
 use crate::query::Format;
 use crate::query::location::{self, LocationQuery};
 use crate::query::nearest::{self, NearestQuery};
 use crate::query::search::{self, SearchQuery};
-
-/// `self` and `alternate` links for `path?query`, with `f` set to each format.
-fn format_links(
-    url: &str,
-    pairs: &[(String, String)],
-    format: Format,
-    json_type: &'static str,
-) -> Vec<Link> {
-    let with = |f: &str| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in pairs.iter().filter(|(k, _)| k != "f") {
-            s.append_pair(k, v);
-        }
-        s.append_pair("f", f);
-        format!("{url}?{}", s.finish())
-    };
-    let json = Link::new(with("json"), "self", json_type).titled("This answer as JSON");
-    let html = Link::new(with("html"), "alternate", media::HTML).titled("This answer as HTML");
-    match format {
-        Format::Json => vec![json, html],
-        Format::Html => vec![
-            Link {
-                rel: "self",
-                ..html
-            },
-            Link {
-                rel: "alternate",
-                ..json
-            },
-        ],
-    }
-}
 
 /// The query string as sent, for the audit log.
 fn query_text(pairs: &[(String, String)]) -> String {
@@ -61,34 +29,11 @@ fn feature_collection(buf: Vec<u8>, format: Format, title: &str) -> Result<Respo
     match format {
         Format::Json => Ok(([(header::CONTENT_TYPE, media::GEOJSON)], buf).into_response()),
         Format::Html => {
-            let mut doc: Json =
-                serde_json::from_slice(&buf).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let mut doc: Json = serde_json::from_slice(&buf)?;
             doc["title"] = json!(title);
             Ok(Html(html::render(&doc)).into_response())
         }
     }
-}
-
-/// The opening of a FeatureCollection up to `"features":[`.
-fn collection_head(
-    matched: Option<usize>,
-    returned: usize,
-    links: &[Link],
-) -> Result<Vec<u8>, ApiError> {
-    let mut head = Vec::with_capacity(1024);
-    head.extend_from_slice(b"{\"type\":\"FeatureCollection\"");
-    if let Some(m) = matched {
-        head.extend_from_slice(format!(",\"numberMatched\":{m}").as_bytes());
-    }
-    head.extend_from_slice(format!(",\"numberReturned\":{returned},\"timeStamp\":").as_bytes());
-    write_str(
-        &mut head,
-        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    );
-    head.extend_from_slice(b",\"links\":");
-    serde_json::to_writer(&mut head, links).map_err(|e| ApiError::Internal(e.to_string()))?;
-    head.extend_from_slice(b",\"features\":[");
-    Ok(head)
 }
 
 /// `GET /collections/{id}/nearest?lon=…&lat=…`: the features nearest the place, nearest first,
@@ -118,7 +63,8 @@ pub async fn nearest(
         "collection",
         media::JSON,
     ));
-    let mut buf = collection_head(None, found.len(), &links)?;
+    let mut buf = Vec::with_capacity(4096);
+    write_collection_head(&mut buf, None, found.len(), &links)?;
     for (n, hit) in found.iter().enumerate() {
         if n > 0 {
             buf.push(b',');
@@ -177,7 +123,8 @@ pub async fn search(
         .await?;
     }
     let links = format_links(&format!("{base}/search"), &pairs, q.format, media::GEOJSON);
-    let mut buf = collection_head(Some(hits.len()), shown.len(), &links)?;
+    let mut buf = Vec::with_capacity(4096);
+    write_collection_head(&mut buf, Some(hits.len()), shown.len(), &links)?;
     for (n, hit) in shown.iter().enumerate() {
         if n > 0 {
             buf.push(b',');

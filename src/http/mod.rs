@@ -27,6 +27,7 @@ pub use identity::{Caller, ClientAddr, CurrentView};
 use crate::auth::{Auth, AuthError, Clock, Policy};
 use crate::catalog::LiveCatalog;
 use crate::config::SecurityConfig;
+use crate::encode::{Link, media};
 use crate::query::Format;
 use crate::store::Store;
 
@@ -182,6 +183,38 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
+/// `self` and `alternate` links for `path?query`, with `f` set to each format.
+pub(super) fn format_links(
+    url: &str,
+    pairs: &[(String, String)],
+    format: Format,
+    json_type: &'static str,
+) -> Vec<Link> {
+    let with = |f: &str| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs.iter().filter(|(k, _)| k != "f") {
+            s.append_pair(k, v);
+        }
+        s.append_pair("f", f);
+        format!("{url}?{}", s.finish())
+    };
+    let json = Link::new(with("json"), "self", json_type).titled("This answer as JSON");
+    let html = Link::new(with("html"), "alternate", media::HTML).titled("This answer as HTML");
+    match format {
+        Format::Json => vec![json, html],
+        Format::Html => vec![
+            Link {
+                rel: "self",
+                ..html
+            },
+            Link {
+                rel: "alternate",
+                ..json
+            },
+        ],
+    }
+}
+
 /// Decoded query pairs, in order, and the format the Accept header prefers when the query
 /// has no `f`: HTML for browsers, JSON for everything else.
 pub struct QueryPairs {
@@ -193,9 +226,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let RawQuery(q) = RawQuery::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let Ok(RawQuery(q)) = RawQuery::from_request_parts(parts, state).await;
         let pairs = form_urlencoded::parse(q.unwrap_or_default().as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
