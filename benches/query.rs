@@ -2,7 +2,8 @@
 //! output in a plane rectangular CRS, nearest features, the location report and search.
 //! Prints numbers; asserts nothing.
 //!
-//!     cargo bench --bench query [-- SCALE]      (default scale 50; data cached in bench-data/)
+//!     cargo bench --bench query [-- SCALE]      (default scale 50; data cached in bench-data/,
+//!                                                per version of the generator)
 
 use std::path::Path;
 use std::sync::Arc;
@@ -77,7 +78,15 @@ fn main() -> anyhow::Result<()> {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(50);
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("bench-data/scale-{scale}"));
+    // The cache is keyed by the generator's source, so a changed sample (new layers, catalog
+    // sections) is generated afresh.
+    let generator = include_str!("../src/sample.rs")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("bench-data/scale-{scale}-{:08x}", generator as u32));
     if !dir.join("catalog.toml").exists() {
         let t = Instant::now();
         let summary = machimap::sample::generate(&dir, scale)?;

@@ -507,22 +507,28 @@ pub fn execute(layer: &LayerView, q: &ItemsQuery) -> Page {
         } else {
             candidates.filter(selects).collect()
         };
-        // A stable sort keeps layer order among equal keys: pages never overlap or skip.
-        all.sort_by(|&a, &b| {
+        // Layer order breaks ties, so the order is total: pages never overlap or skip, and
+        // only the features up to the end of the page need sorting.
+        let order = |&a: &usize, &b: &usize| {
             q.sortby
                 .iter()
                 .map(|k| {
                     compare_values(layer.value(a, k.attr), layer.value(b, k.attr), k.descending)
                 })
                 .find(|o| o.is_ne())
-                .unwrap_or(Ordering::Equal)
-        });
+                .unwrap_or_else(|| a.cmp(&b))
+        };
         let matched = all.len();
-        let start = q.offset.min(matched);
-        let end = start.saturating_add(q.limit).min(matched);
+        let end = q.offset.saturating_add(q.limit).min(matched);
+        if end < matched {
+            all.select_nth_unstable_by(end, order);
+            all.truncate(end);
+        }
+        all.sort_unstable_by(order);
+        let start = q.offset.min(all.len());
         return Page {
             matched,
-            indices: all[start..end].to_vec(),
+            indices: all.split_off(start),
         };
     }
     if unfiltered {
