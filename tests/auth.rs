@@ -795,6 +795,19 @@ async fn answers_carry_security_headers_and_cors_only_where_public() {
             .header("access-control-allow-origin"),
         "*"
     );
+    let crs = t
+        .get(
+            "/collections/shelters/items?crs=http://www.opengis.net/def/crs/EPSG/0/6677",
+            &origin,
+        )
+        .await;
+    assert_eq!(crs.header("access-control-allow-origin"), "*");
+    assert!(
+        crs.header("access-control-expose-headers")
+            .to_ascii_lowercase()
+            .contains("content-crs"),
+        "a browser map must be able to read Content-Crs"
+    );
     let preflight = t
         .send(
             Method::OPTIONS,
