@@ -4,8 +4,8 @@
 
 use geo::Rect;
 
-use super::nearest::{self, Place, PlaceParams, once};
-use super::{Format, QueryError, bad, parse_format};
+use super::nearest::{self, Place, PlaceParams};
+use super::{Format, QueryError, bad, once, parse_format};
 use crate::access::{LayerView, View, VisibleAttr};
 use crate::config::{LocationSection, MatchRule};
 

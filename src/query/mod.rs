@@ -37,6 +37,15 @@ fn bad(param: &str, message: impl Into<String>) -> QueryError {
     QueryError::new(param, message)
 }
 
+/// Refuses a parameter given twice.
+fn once<'a>(seen: &mut Vec<&'a str>, k: &'a str) -> Result<(), QueryError> {
+    if seen.contains(&k) {
+        return Err(bad(k, "given more than once"));
+    }
+    seen.push(k);
+    Ok(())
+}
+
 /// Output format asked for with `f`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -160,10 +169,7 @@ impl ItemsQuery {
         let mut filter_lang = cql2::Lang::Text;
         let mut filter_crs = RequestCrs::CRS84;
         for (k, v) in pairs {
-            if seen.contains(&k.as_str()) {
-                return Err(bad(k, "given more than once"));
-            }
-            seen.push(k);
+            once(&mut seen, k)?;
             match k.as_str() {
                 "bbox" => bbox = Some(v),
                 "bbox-crs" => bbox_crs = RequestCrs::parse(v).map_err(|e| bad("bbox-crs", e))?,

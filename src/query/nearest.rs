@@ -2,7 +2,7 @@
 
 use geo::{Coord, Distance, Geodesic, Geometry, Intersects, LineString, Point, Polygon};
 
-use super::{Format, QueryError, bad, parse_format, parse_limit, parse_properties};
+use super::{Format, QueryError, bad, once, parse_format, parse_limit, parse_properties};
 use crate::access::{LayerView, VisibleAttr};
 use crate::config::ServerConfig;
 
@@ -78,15 +78,6 @@ impl PlaceParams {
             .ok_or_else(|| bad("lat", "required: the latitude in degrees (CRS84)"))?;
         Ok(Place { lon, lat })
     }
-}
-
-/// Refuses a parameter given twice.
-pub(crate) fn once<'a>(seen: &mut Vec<&'a str>, k: &'a str) -> Result<(), QueryError> {
-    if seen.contains(&k) {
-        return Err(bad(k, "given more than once"));
-    }
-    seen.push(k);
-    Ok(())
 }
 
 /// A validated `/collections/{id}/nearest` request.

@@ -2,8 +2,7 @@
 //! (`text::fold`): full-width and half-width, katakana and hiragana, upper and lower case and
 //! spacing all meet.
 
-use super::nearest::once;
-use super::{Format, QueryError, bad, parse_format, parse_limit};
+use super::{Format, QueryError, bad, once, parse_format, parse_limit};
 use crate::access::{LayerView, View};
 use crate::config::ServerConfig;
 use crate::text;
