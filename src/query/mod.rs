@@ -262,12 +262,25 @@ fn bbox_numbers(v: &str) -> Result<Vec<f64>, QueryError> {
 
 /// `bbox`: `minLon,minLat,maxLon,maxLat` or with heights (6 numbers), in CRS84.
 pub fn parse_bbox(v: &str) -> Result<Vec<Rect<f64>>, QueryError> {
+    let [lo, hi] = bbox_corners(v)?;
+    lonlat_rects(lo, hi)
+}
+
+/// The lower and upper corner of a `bbox` (4 numbers, or 6 with heights, which are dropped),
+/// each as (first axis, second axis) of its CRS.
+fn bbox_corners(v: &str) -> Result<[Coord<f64>; 2], QueryError> {
     let nums = bbox_numbers(v)?;
-    let (x1, y1, x2, y2) = match nums.as_slice() {
-        [a, b, c, d] => (*a, *b, *c, *d),
-        [a, b, _, d, e, _] => (*a, *b, *d, *e),
-        _ => return wrong_count(v, nums.len()),
-    };
+    let c = |x: f64, y: f64| Coord { x, y };
+    match nums.as_slice() {
+        [a, b, d, e] | [a, b, _, d, e, _] => Ok([c(*a, *b), c(*d, *e)]),
+        _ => wrong_count(v, nums.len()),
+    }
+}
+
+/// The CRS84 rectangles of a box from its south-west to its north-east corner: two when the
+/// west edge lies east of the east edge, as the box then crosses the antimeridian.
+fn lonlat_rects(sw: Coord<f64>, ne: Coord<f64>) -> Result<Vec<Rect<f64>>, QueryError> {
+    let ((x1, y1), (x2, y2)) = ((sw.x, sw.y), (ne.x, ne.y));
     if !(-180.0..=180.0).contains(&x1) || !(-180.0..=180.0).contains(&x2) {
         return Err(bad("bbox", "longitudes must be within -180..180"));
     }
@@ -283,7 +296,6 @@ pub fn parse_bbox(v: &str) -> Result<Vec<Rect<f64>>, QueryError> {
     if x1 <= x2 {
         Ok(vec![Rect::new((x1, y1), (x2, y2))])
     } else {
-        // West edge east of the east edge: the box crosses the antimeridian.
         Ok(vec![
             Rect::new((x1, y1), (180.0, y2)),
             Rect::new((-180.0, y1), (x2, y2)),
@@ -296,25 +308,7 @@ pub fn parse_bbox_in(v: &str, crs: RequestCrs) -> Result<Area, QueryError> {
     if crs.is_crs84() {
         return parse_bbox(v).map(Area::of_rects);
     }
-    let nums = bbox_numbers(v)?;
-    let (lo, hi) = match nums.as_slice() {
-        [a, b, c, d] => ((*a, *b), (*c, *d)),
-        [a, b, _, d, e, _] => ((*a, *b), (*d, *e)),
-        _ => wrong_count(v, nums.len())?,
-    };
-    if lo.0 > hi.0 || lo.1 > hi.1 {
-        return Err(bad(
-            "bbox",
-            format!(
-                "the lower corner ({}, {}) must not exceed the upper corner ({}, {}) in {}",
-                lo.0,
-                lo.1,
-                hi.0,
-                hi.1,
-                crs.uri()
-            ),
-        ));
-    }
+    let [lo, hi] = bbox_corners(v)?;
     let to84 = |x: f64, y: f64| {
         crs.to_crs84(Coord { x, y }).map_err(|_| {
             bad(
@@ -325,19 +319,30 @@ pub fn parse_bbox_in(v: &str, crs: RequestCrs) -> Result<Area, QueryError> {
     };
     if crs.is_geographic() {
         // Latitude-first geographic CRSs hold the same numbers as CRS84, axes swapped.
-        let a = to84(lo.0, lo.1)?;
-        let b = to84(hi.0, hi.1)?;
-        return parse_bbox(&format!("{},{},{},{}", a.x, a.y, b.x, b.y)).map(Area::of_rects);
+        return lonlat_rects(to84(lo.x, lo.y)?, to84(hi.x, hi.y)?).map(Area::of_rects);
+    }
+    if lo.x > hi.x || lo.y > hi.y {
+        return Err(bad(
+            "bbox",
+            format!(
+                "the lower corner ({}, {}) must not exceed the upper corner ({}, {}) in {}",
+                lo.x,
+                lo.y,
+                hi.x,
+                hi.y,
+                crs.uri()
+            ),
+        ));
     }
     // A projected box: its outline, densified so the curved edges in degrees are followed
     // to well under a centimetre at municipal scale.
     const STEPS: usize = 32;
     let corners = [
-        (lo.0, lo.1),
-        (hi.0, lo.1),
-        (hi.0, hi.1),
-        (lo.0, hi.1),
-        (lo.0, lo.1),
+        (lo.x, lo.y),
+        (hi.x, lo.y),
+        (hi.x, hi.y),
+        (lo.x, hi.y),
+        (lo.x, lo.y),
     ];
     let mut ring = Vec::with_capacity(4 * STEPS + 1);
     for w in corners.windows(2) {
