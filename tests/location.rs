@@ -18,7 +18,6 @@ use std::sync::{Arc, OnceLock};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use machimap::access::Audience;
 use machimap::auth::{Actor, Clock};
 use machimap::catalog::{Catalog, LiveCatalog};
@@ -28,10 +27,10 @@ use machimap::store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
-use tower::ServiceExt;
 use unicode_normalization::UnicodeNormalization;
 
 mod common;
+use common::sample::{self, header_text};
 
 const HOST: &str = "machimap.test";
 const STAFF: &str = "suidou1";
@@ -108,24 +107,12 @@ async fn send(uri: &str, token: Option<&str>) -> Resp {
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
-    let resp = fixture()
-        .app
-        .clone()
-        .oneshot(req.body(Body::empty()).expect("request"))
-        .await
-        .expect("the router never fails");
-    let status = resp.status();
-    let content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let req = req.body(Body::empty()).expect("request");
+    let (status, headers, body) = sample::exchange(&fixture().app, req).await;
     Resp {
         status,
-        content_type,
-        body: String::from_utf8(bytes.to_vec()).expect("UTF-8"),
+        content_type: header_text(&headers, header::CONTENT_TYPE),
+        body,
     }
 }
 

@@ -14,7 +14,6 @@ use std::sync::{Arc, OnceLock};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use machimap::access::{Audience, Principal, View};
 use machimap::auth::Clock;
 use machimap::catalog::{Catalog, LayerReport, LiveCatalog};
@@ -26,10 +25,9 @@ use machimap::store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value as Json};
-use tower::ServiceExt;
 
 mod common;
-use common::items_uri;
+use common::{items_uri, sample};
 
 /// Host header sent with every request; links must come back on it.
 const HOST: &str = "machimap.test";
@@ -249,30 +247,10 @@ async fn fetch(uri: &str) -> Resp {
         .header(header::HOST, HOST)
         .body(Body::empty())
         .expect("valid request");
-    let resp = f
-        .app
-        .clone()
-        .oneshot(req)
-        .await
-        .expect("the router never fails");
-    let status = resp.status();
-    let content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("body streams to the end")
-        .to_bytes();
-    let body = String::from_utf8(bytes.to_vec())
-        .unwrap_or_else(|_| panic!("GET {uri}: body is not UTF-8"));
+    let (status, headers, body) = sample::exchange(&f.app, req).await;
     Resp {
         status,
-        content_type,
+        content_type: sample::header_text(&headers, header::CONTENT_TYPE),
         body,
     }
 }

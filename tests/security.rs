@@ -27,7 +27,6 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
 use machimap::audit;
 use machimap::auth::{Actor, Clock};
 use machimap::catalog::{Catalog, LiveCatalog};
@@ -35,10 +34,10 @@ use machimap::config::SecurityConfig;
 use machimap::http::{AppState, router};
 use machimap::store::Store;
 use serde_json::{Value as Json, json};
-use tower::ServiceExt;
 
 mod common;
 use common::items_uri as items;
+use common::sample;
 
 const HOST: &str = "machimap.test";
 const PASSWORD: &str = "long enough password";
@@ -795,15 +794,8 @@ impl Server {
             None => req.body(Body::empty()),
         }
         .expect("valid request");
-        let resp = self
-            .app
-            .clone()
-            .oneshot(req)
-            .await
-            .expect("the router never fails");
-        let status = resp.status();
-        let headers = resp
-            .headers()
+        let (status, headers, body) = sample::exchange(&self.app, req).await;
+        let headers = headers
             .iter()
             .map(|(k, v)| {
                 (
@@ -812,14 +804,6 @@ impl Server {
                 )
             })
             .collect();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .expect("body streams to the end")
-            .to_bytes();
-        let body = String::from_utf8(bytes.to_vec())
-            .unwrap_or_else(|_| panic!("{method} {uri}: body is not UTF-8"));
         assert!(
             !status.is_server_error(),
             "{method} {uri}: {status}: {body}"
