@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value as Json, json};
 
 mod common;
-use common::geojson::{Parts, id_text, parts};
+use common::geojson::{Parts, feature_ids, id_text, parts};
 use common::{items_uri, sample};
 
 const LAYERS: [&str; 6] = [
@@ -800,12 +800,7 @@ async fn served_ids(layer: &str, filter: &str, lang: &str) -> Vec<String> {
     );
     let doc: Json = serde_json::from_str(&body).expect("JSON");
     assert_eq!(doc["numberMatched"], doc["numberReturned"], "one page");
-    doc["features"]
-        .as_array()
-        .expect("features")
-        .iter()
-        .map(|f| id_text(&f["id"]))
-        .collect()
+    feature_ids(&doc)
 }
 
 /// Random expressions in both encodings select exactly what the brute force selects, in layer

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde_json::Value as Json;
 
 mod common;
-use common::geojson::{Parts, coords, id_text, parts};
+use common::geojson::{Parts, coords, feature_ids, id_text, parts};
 use common::gsi::{ORIGINS, gsi_forward};
 use common::{items_uri, sample};
 
@@ -71,12 +71,7 @@ async fn features(layer: &str, crs: &str) -> BTreeMap<String, Json> {
 }
 
 fn ids(doc: &Json) -> BTreeSet<String> {
-    doc["features"]
-        .as_array()
-        .expect("features")
-        .iter()
-        .map(|f| id_text(&f["id"]))
-        .collect()
+    feature_ids(doc).into_iter().collect()
 }
 
 #[tokio::test]

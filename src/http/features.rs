@@ -163,7 +163,8 @@ pub async fn collections(
     ))
 }
 
-fn visible_layer(view: &crate::access::View, id: &str) -> Result<LayerView, ApiError> {
+/// A layer the caller may see, or the same 404 as for one that does not exist.
+pub(super) fn visible_layer(view: &crate::access::View, id: &str) -> Result<LayerView, ApiError> {
     view.layer(id).ok_or_else(|| ApiError::no_collection(id))
 }
 

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
-use super::features::audit_read;
+use super::features::{audit_read, visible_layer};
 use super::{ApiError, AppState, BaseUrl, CurrentView, QueryPairs, format_links};
 use crate::encode::geojson::{write_collection_head, write_feature, write_str};
 use crate::encode::location::{metres, report_json};
@@ -46,9 +46,7 @@ pub async fn nearest(
     QueryPairs { pairs, preferred }: QueryPairs,
 ) -> Result<Response, ApiError> {
     // The layer first: a hidden layer answers like a missing one whatever the parameters.
-    let layer = view
-        .layer(&id)
-        .ok_or_else(|| ApiError::no_collection(&id))?;
+    let layer = visible_layer(&view, &id)?;
     let q = NearestQuery::parse(&pairs, &layer, view.server(), preferred)?;
     let found = nearest::nearest(&layer, q.place, q.limit, q.max_distance);
     let attrs = q.output_attrs(&layer).to_vec();

@@ -10,6 +10,16 @@ pub fn id_text(v: &Json) -> String {
     }
 }
 
+/// The ids of a FeatureCollection's features, in order.
+pub fn feature_ids(doc: &Json) -> Vec<String> {
+    doc["features"]
+        .as_array()
+        .expect("a features array")
+        .iter()
+        .map(|f| id_text(&f["id"]))
+        .collect()
+}
+
 /// Every coordinate of a GeoJSON geometry (or coordinate array), in document order.
 pub fn coords(g: &Json, out: &mut Vec<[f64; 2]>) {
     match g {
