@@ -354,6 +354,31 @@ impl AttrType {
     }
 }
 
+/// The geometry type of an editable layer; writes of any other type are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum GeometryKind {
+    Point,
+    LineString,
+    Polygon,
+    MultiPoint,
+    MultiLineString,
+    MultiPolygon,
+}
+
+impl GeometryKind {
+    /// The GeoJSON / Simple Features name (`Point`, …), which GeoPackage uses too.
+    pub fn name(self) -> &'static str {
+        match self {
+            GeometryKind::Point => "Point",
+            GeometryKind::LineString => "LineString",
+            GeometryKind::Polygon => "Polygon",
+            GeometryKind::MultiPoint => "MultiPoint",
+            GeometryKind::MultiLineString => "MultiLineString",
+            GeometryKind::MultiPolygon => "MultiPolygon",
+        }
+    }
+}
+
 impl CatalogConfig {
     /// Reads and validates `catalog.toml` in `dir`.
     pub fn load(dir: &Path) -> Result<CatalogConfig, ConfigError> {

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod crs;
+pub mod edit;
 pub mod encode;
 pub mod http;
 pub mod layer;
