@@ -257,6 +257,11 @@ impl LayerView {
         &self.layer.features[i].id
     }
 
+    /// The edit store's version of feature `i` (its ETag); 0 for layers read from files.
+    pub fn version(&self, i: usize) -> i64 {
+        self.layer.features[i].version
+    }
+
     /// The geometry of feature `i`.
     pub fn geometry(&self, i: usize) -> &Geometry<f64> {
         &self.layer.features[i].geometry

@@ -10,10 +10,12 @@ use geo::orient::{Direction, Orient};
 use geo::{BoundingRect, Geometry};
 
 use crate::config::{
-    CatalogConfig, ConfigError, EXTENT_MARGIN, LayerConfig, LocationSection, ServerConfig,
+    CatalogConfig, ConfigError, EXTENT_MARGIN, LayerConfig, LocationSection, ReportsConfig,
+    ServerConfig, SourceConfig,
 };
 use crate::crs::{self, ToCrs84};
-use crate::layer::Layer;
+use crate::edit::store::{EditStore, StoredFeature, TableSpec};
+use crate::layer::{Feature, FeatureId, Layer};
 use crate::source::{self, Problem};
 
 /// Every layer of the catalog, loaded and indexed.
@@ -22,6 +24,8 @@ pub struct Catalog {
     layers: Vec<Arc<Layer>>,
     /// The location report's sections, validated against the layers.
     location: Vec<LocationSection>,
+    /// Resident reports, when the town takes them.
+    reports: Option<ReportsConfig>,
 }
 
 /// How one layer loaded, for the start-up report.
@@ -31,6 +35,9 @@ pub struct LayerReport {
     pub features: usize,
     pub elapsed: Duration,
 }
+
+/// One layer loaded with the time it took, or every problem found in it.
+type Loaded = Result<(Layer, Duration), Vec<Problem>>;
 
 /// Why a catalog could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -52,27 +59,39 @@ impl LoadError {
 }
 
 impl Catalog {
-    /// Loads the catalog in `dir` and every layer it lists. Succeeds only if every layer
-    /// loads; otherwise returns every problem found in every layer.
+    /// Loads the catalog in `dir` and every layer it lists, with editable layers empty (no
+    /// edit store). Succeeds only if every layer loads; otherwise returns every problem found.
     pub fn load(dir: &Path) -> Result<(Catalog, Vec<LayerReport>), LoadError> {
-        let config = CatalogConfig::load(dir)?;
-        Self::from_config(dir, config)
+        Self::load_with(dir, None)
     }
 
-    /// Loads the layers of an already parsed catalog, in parallel.
+    /// Loads the catalog in `dir`, editable layers from `edits`.
+    pub fn load_with(
+        dir: &Path,
+        edits: Option<&dyn EditStore>,
+    ) -> Result<(Catalog, Vec<LayerReport>), LoadError> {
+        let config = CatalogConfig::load(dir)?;
+        Self::from_config(dir, config, edits)
+    }
+
+    /// Loads the layers of an already parsed catalog: files in parallel, editable layers from
+    /// `edits` (preparing their tables), then the views over them.
     pub fn from_config(
         dir: &Path,
         config: CatalogConfig,
+        edits: Option<&dyn EditStore>,
     ) -> Result<(Catalog, Vec<LayerReport>), LoadError> {
-        let results: Vec<Result<(Layer, Duration), Vec<Problem>>> = std::thread::scope(|s| {
+        let extent = config.server.extent;
+        let mut results: Vec<Option<Loaded>> = std::thread::scope(|s| {
             let handles: Vec<_> = config
                 .layers
                 .iter()
                 .map(|cfg| {
-                    let extent = config.server.extent;
-                    s.spawn(move || {
-                        let start = Instant::now();
-                        load_layer(dir, cfg, extent).map(|l| (l, start.elapsed()))
+                    cfg.source.as_ref().map(|src| {
+                        s.spawn(move || {
+                            let start = Instant::now();
+                            load_layer(dir, cfg, src, extent).map(|l| (l, start.elapsed()))
+                        })
                     })
                 })
                 .collect();
@@ -80,21 +99,44 @@ impl Catalog {
                 .into_iter()
                 .zip(&config.layers)
                 .map(|(h, cfg)| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(vec![Problem {
-                            file: dir.join(&cfg.source.path),
-                            layer: Some(cfg.id.clone()),
-                            place: None,
-                            message: "the loader crashed on this file".into(),
-                        }])
+                    h.map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(vec![problem_of(
+                                dir,
+                                cfg,
+                                "the loader crashed on this file",
+                            )])
+                        })
                     })
                 })
                 .collect()
         });
+        for (slot, cfg) in results.iter_mut().zip(&config.layers) {
+            if cfg.edit.is_some() {
+                let start = Instant::now();
+                *slot = Some(load_editable(dir, cfg, edits).map(|l| (l, start.elapsed())));
+            }
+        }
+        for (i, cfg) in config.layers.iter().enumerate() {
+            let Some(view) = &cfg.view else { continue };
+            let start = Instant::now();
+            let base = config.layers.iter().position(|l| l.id == view.of);
+            let built = match base.and_then(|b| results[b].as_ref()) {
+                Some(Ok((base, _))) => Layer::view_of(cfg.clone(), base)
+                    .map(|l| (l, start.elapsed()))
+                    .map_err(|e| vec![problem_of(dir, cfg, &e.to_string())]),
+                _ => Err(vec![problem_of(
+                    dir,
+                    cfg,
+                    &format!("the layer it shows (\"{}\") did not load", view.of),
+                )]),
+            };
+            results[i] = Some(built);
+        }
         let mut layers = Vec::new();
         let mut reports = Vec::new();
         let mut problems = Vec::new();
-        for r in results {
+        for r in results.into_iter().flatten() {
             match r {
                 Ok((layer, elapsed)) => {
                     reports.push(LayerReport {
@@ -115,9 +157,36 @@ impl Catalog {
                 server: config.server,
                 layers,
                 location: config.location,
+                reports: config.reports,
             },
             reports,
         ))
+    }
+
+    /// This catalog with one layer replaced (after an edit) and every view of it rebuilt.
+    pub fn with_layer(&self, layer: Layer) -> Result<Catalog, crate::layer::BuildError> {
+        let layer = Arc::new(layer);
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            if l.meta.id == layer.meta.id {
+                layers.push(Arc::clone(&layer));
+            } else if l.meta.view.as_ref().is_some_and(|v| v.of == layer.meta.id) {
+                layers.push(Arc::new(Layer::view_of(l.meta.clone(), &layer)?));
+            } else {
+                layers.push(Arc::clone(l));
+            }
+        }
+        Ok(Catalog {
+            server: self.server.clone(),
+            layers,
+            location: self.location.clone(),
+            reports: self.reports.clone(),
+        })
+    }
+
+    /// Resident reports' settings, when the town takes them.
+    pub fn reports(&self) -> Option<&ReportsConfig> {
+        self.reports.as_ref()
     }
 
     /// All layers in catalog order, whatever their audience. Only `access::View` should call this.
@@ -171,13 +240,78 @@ impl LiveCatalog {
     }
 }
 
+/// A problem with a whole layer, placed at its source file (or the catalog).
+fn problem_of(dir: &Path, cfg: &LayerConfig, message: &str) -> Problem {
+    let file = match &cfg.source {
+        Some(s) => dir.join(&s.path),
+        None => dir.join(crate::config::CATALOG_FILE),
+    };
+    Problem {
+        file,
+        layer: Some(cfg.id.clone()),
+        place: None,
+        message: message.to_string(),
+    }
+}
+
+/// The table an editable layer needs in the edit store.
+pub fn table_spec(cfg: &LayerConfig) -> Option<TableSpec> {
+    let edit = cfg.edit.as_ref()?;
+    Some(TableSpec {
+        layer: cfg.id.clone(),
+        title: cfg.title_ja.clone(),
+        description: cfg.description.clone(),
+        geometry: edit.geometry,
+        columns: cfg
+            .attributes
+            .iter()
+            .map(|a| (a.name.clone(), a.kind))
+            .collect(),
+    })
+}
+
+/// An editable layer's feature as the index holds it.
+pub fn feature_of(stored: StoredFeature) -> Feature {
+    Feature {
+        id: FeatureId::Int(stored.fid),
+        geometry: stored.geometry,
+        properties: stored.properties,
+        version: stored.version,
+    }
+}
+
+/// Reads an editable layer from the edit store, preparing its table; empty without a store.
+fn load_editable(
+    dir: &Path,
+    cfg: &LayerConfig,
+    edits: Option<&dyn EditStore>,
+) -> Result<Layer, Vec<Problem>> {
+    let features = match (edits, table_spec(cfg)) {
+        (Some(store), Some(spec)) => {
+            let problem =
+                |e: crate::edit::store::StoreError| vec![problem_of(dir, cfg, &e.to_string())];
+            store.prepare(&spec).map_err(problem)?;
+            store
+                .features(&cfg.id)
+                .map_err(problem)?
+                .into_iter()
+                .map(feature_of)
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    Layer::from_features(cfg.clone(), features)
+        .map_err(|e| vec![problem_of(dir, cfg, &e.to_string())])
+}
+
 /// Reads, reprojects and indexes one layer.
 fn load_layer(
     dir: &Path,
     cfg: &LayerConfig,
+    src: &SourceConfig,
     extent: Option<[f64; 4]>,
 ) -> Result<Layer, Vec<Problem>> {
-    let path = dir.join(&cfg.source.path);
+    let path = dir.join(&src.path);
     let problem = |place: Option<String>, message: String| Problem {
         file: path.clone(),
         layer: Some(cfg.id.clone()),
@@ -185,7 +319,7 @@ fn load_layer(
         message,
     };
     let schema = Layer::schema_of(cfg);
-    let data = source::read(dir, cfg, &schema)?;
+    let data = source::read(dir, cfg, src, &schema)?;
 
     let (crs_name, origin) = match (&cfg.crs, &data.declared_crs, data.default_crs) {
         (Some(c), declared, _) => {
@@ -263,7 +397,7 @@ fn within_extent(
 }
 
 /// RFC 7946 §3.1.6: exterior rings counterclockwise, holes clockwise.
-fn right_hand_rule(g: Geometry<f64>) -> Geometry<f64> {
+pub(crate) fn right_hand_rule(g: Geometry<f64>) -> Geometry<f64> {
     match g {
         Geometry::Polygon(p) => Geometry::Polygon(p.orient(Direction::Default)),
         Geometry::MultiPolygon(m) => Geometry::MultiPolygon(m.orient(Direction::Default)),

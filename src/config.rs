@@ -35,6 +35,8 @@ pub struct CatalogConfig {
     /// the order they are shown.
     #[serde(rename = "location", default)]
     pub location: Vec<LocationSection>,
+    /// Resident reports from the public map; absent when the town takes none.
+    pub reports: Option<ReportsConfig>,
 }
 
 /// One section of the location report (`[[location]]`): what one layer says about a place.
@@ -118,6 +120,9 @@ pub struct ServerConfig {
     /// Sign-in, sessions and public hygiene. Read when the server starts (a reload keeps them).
     #[serde(default)]
     pub security: SecurityConfig,
+    /// Largest photo accepted with a report or an inspection, bytes. Default 8 MiB.
+    #[serde(default = "default_max_photo_bytes")]
+    pub max_photo_bytes: usize,
 }
 
 /// Sign-in, session and public-hygiene settings (`[server.security]`).
@@ -214,6 +219,9 @@ fn default_limit() -> usize {
 fn max_limit() -> usize {
     10_000
 }
+fn default_max_photo_bytes() -> usize {
+    8 << 20
+}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -225,6 +233,7 @@ impl Default for ServerConfig {
             max_limit: max_limit(),
             extent: None,
             security: SecurityConfig::default(),
+            max_photo_bytes: default_max_photo_bytes(),
         }
     }
 }
@@ -241,7 +250,13 @@ pub struct LayerConfig {
     pub department: String,
     #[serde(default)]
     pub description: String,
-    pub source: SourceConfig,
+    /// The file the layer is read from. A layer has exactly one of `source`, `edit` (its
+    /// features live in the edit store) and `view` (it shows part of another layer).
+    pub source: Option<SourceConfig>,
+    /// Makes the layer editable: its features live in the edit store.
+    pub edit: Option<EditConfig>,
+    /// Makes the layer a published part of another layer.
+    pub view: Option<ViewConfig>,
     /// Source CRS such as `EPSG:6677`; when absent it is taken from the file (`.prj`, GeoJSON
     /// `crs` member, FlatGeobuf header), and GeoJSON/CSV without one are CRS84 / JGD2011.
     pub crs: Option<String>,
@@ -262,6 +277,91 @@ pub struct LayerConfig {
     /// searches only those it may see. Default: none (the layer is not searched).
     #[serde(default)]
     pub search: Vec<String>,
+}
+
+/// An editable layer (`[layer.edit]`): stored in the edit store, changed through OGC API –
+/// Features Part 4.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditConfig {
+    /// The one geometry type the layer holds.
+    pub geometry: GeometryKind,
+    /// Who may create features (`POST`); each of these must see the layer.
+    pub create: Audience,
+    /// Who may change features (`PUT`, `PATCH`) and approve photos.
+    pub update: Audience,
+    /// Who may delete features; an admin can restore them.
+    pub delete: Audience,
+    /// Most photos one feature may carry. Default 0 (no photos).
+    #[serde(default)]
+    pub photos: usize,
+    /// A status attribute whose value may only move along the given transitions.
+    pub workflow: Option<WorkflowConfig>,
+    /// Records about features of other layers (inspections of a valve, repairs of a road).
+    pub target: Option<TargetConfig>,
+}
+
+/// A status workflow (`[layer.edit.workflow]`), e.g. 受付 → 対応中 → 完了 / 対象外.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowConfig {
+    /// The status attribute (a string attribute with codes).
+    pub attribute: String,
+    /// The status every new feature starts with.
+    pub initial: String,
+    /// For each status, the statuses it may move to. Statuses not listed are final.
+    pub transitions: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl WorkflowConfig {
+    /// Whether the status may move from `from` to `to` (staying is always allowed).
+    pub fn allows(&self, from: &str, to: &str) -> bool {
+        from == to
+            || self
+                .transitions
+                .get(from)
+                .is_some_and(|next| next.iter().any(|n| n == to))
+    }
+}
+
+/// What an editable layer's records are about (`[layer.edit.target]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// The string attribute naming the target's layer id.
+    pub layer_attribute: String,
+    /// The string attribute holding the target feature's id.
+    pub id_attribute: String,
+    /// The layers records may be about.
+    pub layers: Vec<String>,
+}
+
+/// A view layer (`view = { … }`): the features of another layer that meet a condition, with
+/// only the attributes the view declares. Photos are shown only where staff approved them.
+/// Rebuilt whenever the other layer changes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewConfig {
+    /// The layer shown.
+    pub of: String,
+    /// Only features whose `where_attribute` is one of `where_in`.
+    pub where_attribute: Option<String>,
+    #[serde(default)]
+    pub where_in: Vec<String>,
+}
+
+/// Resident reports (`[reports]`): `POST /reports` from the public map creates a feature of an
+/// editable layer with a category, a description, a point and photos, and gives the resident
+/// a receipt code to follow its status.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// The editable point layer reports go to; its workflow gives the status.
+    pub layer: String,
+    /// The category attribute (a string attribute with codes).
+    pub category: String,
+    /// The free-text description attribute.
+    pub description: String,
 }
 
 /// Where a layer's features come from.
@@ -329,7 +429,35 @@ pub struct AttributeConfig {
     pub label_en: String,
     /// Narrower audience than the layer's, e.g. a name column on an otherwise public layer.
     pub audience: Option<Audience>,
+    /// The allowed values of a string attribute (a code list such as 種別). Listed in the
+    /// queryables; an edit with another value is refused.
+    #[serde(default)]
+    pub codes: Vec<String>,
+    /// Editable layers: an edit must give a value.
+    #[serde(default)]
+    pub required: bool,
+    /// Editable layers: longest text, in characters. Default `DEFAULT_MAX_LENGTH`.
+    pub max_length: Option<usize>,
+    /// Editable layers: the server sets the value; clients may not.
+    pub auto: Option<AutoValue>,
 }
+
+/// Values the server fills in on editable layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoValue {
+    /// The date the feature was created (a date attribute).
+    CreatedDate,
+    /// The date of the latest change (a date attribute).
+    UpdatedDate,
+    /// The staff user who created it, `-` for a resident (a string attribute).
+    CreatedBy,
+    /// The staff user who made the latest change (a string attribute).
+    UpdatedBy,
+}
+
+/// Longest text of an editable string attribute without `max_length`.
+pub const DEFAULT_MAX_LENGTH: usize = 2000;
 
 /// Attribute value types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -343,6 +471,17 @@ pub enum AttrType {
 }
 
 impl AttrType {
+    /// The name the catalog uses (`string`, `date`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            AttrType::String => "string",
+            AttrType::Integer => "integer",
+            AttrType::Number => "number",
+            AttrType::Boolean => "boolean",
+            AttrType::Date => "date",
+        }
+    }
+
     /// JSON Schema type name, for queryables and OpenAPI.
     pub fn json_type(self) -> &'static str {
         match self {
@@ -456,25 +595,7 @@ impl CatalogConfig {
                     ),
                 ));
             }
-            if layer.source.format.is_none()
-                && SourceFormat::from_path(&layer.source.path).is_none()
-            {
-                return Err(err(
-                    Some(id),
-                    format!(
-                        "source.path \"{}\": cannot tell the format from the extension; set source.format",
-                        layer.source.path.display()
-                    ),
-                ));
-            }
-            if let Some(enc) = &layer.source.encoding
-                && encoding_rs::Encoding::for_label(enc.as_bytes()).is_none()
-            {
-                return Err(err(
-                    Some(id),
-                    format!("source.encoding: unknown text encoding \"{enc}\""),
-                ));
-            }
+            check_origin(layer, &self.layers).map_err(|m| err(Some(id), m))?;
             let mut names = HashSet::new();
             for attr in &layer.attributes {
                 if attr.name.is_empty() {
@@ -498,6 +619,7 @@ impl CatalogConfig {
                     ));
                 }
             }
+            check_edit_attributes(layer).map_err(|m| err(Some(id), m))?;
             // Layer metadata is shown to everyone who sees the layer, so it must not name an
             // attribute hidden from some of them.
             for attr in &layer.attributes {
@@ -559,6 +681,10 @@ impl CatalogConfig {
                 ));
             }
         }
+        if let Some(r) = &self.reports {
+            r.check(&self.layers)
+                .map_err(|m| err(None, format!("[reports]: {m}")))?;
+        }
         for (n, section) in self.location.iter().enumerate() {
             section.check(&self.layers).map_err(|m| {
                 err(
@@ -570,6 +696,244 @@ impl CatalogConfig {
         Ok(())
     }
 }
+
+/// Checks where a layer's features come from: exactly one of a file, the edit store or another
+/// layer, with the settings that go with it.
+fn check_origin(layer: &LayerConfig, layers: &[LayerConfig]) -> Result<(), String> {
+    match (&layer.source, &layer.edit, &layer.view) {
+        (Some(source), None, None) => {
+            if source.format.is_none() && SourceFormat::from_path(&source.path).is_none() {
+                return Err(format!(
+                    "source.path \"{}\": cannot tell the format from the extension; set source.format",
+                    source.path.display()
+                ));
+            }
+            if let Some(enc) = &source.encoding
+                && encoding_rs::Encoding::for_label(enc.as_bytes()).is_none()
+            {
+                return Err(format!("source.encoding: unknown text encoding \"{enc}\""));
+            }
+            Ok(())
+        }
+        (None, Some(edit), None) => {
+            if layer.crs.is_some() || layer.id_field.is_some() {
+                return Err(
+                    "an editable layer is stored in CRS84 with the store's feature ids: remove crs and id_field"
+                        .into(),
+                );
+            }
+            edit.check(layer, layers)
+        }
+        (None, None, Some(view)) => {
+            if layer.crs.is_some() || layer.id_field.is_some() {
+                return Err(
+                    "a view layer takes its geometry and ids from the layer it shows: remove crs and id_field"
+                        .into(),
+                );
+            }
+            view.check(layer, layers)
+        }
+        (None, None, None) => Err("give source (a file), edit (an editable layer) or view".into()),
+        _ => Err("give only one of source, edit and view".into()),
+    }
+}
+
+/// The edit-only attribute settings (`required`, `max_length`, `auto`) and code lists.
+fn check_edit_attributes(layer: &LayerConfig) -> Result<(), String> {
+    for a in &layer.attributes {
+        let name = &a.name;
+        if layer.edit.is_none() && (a.required || a.max_length.is_some() || a.auto.is_some()) {
+            return Err(format!(
+                "attribute \"{name}\": required, max_length and auto apply only to editable layers"
+            ));
+        }
+        if !a.codes.is_empty() && a.kind != AttrType::String {
+            return Err(format!(
+                "attribute \"{name}\": codes apply only to string attributes"
+            ));
+        }
+        if a.codes
+            .iter()
+            .enumerate()
+            .any(|(i, c)| a.codes[..i].contains(c))
+        {
+            return Err(format!("attribute \"{name}\": a code is listed twice"));
+        }
+        if a.max_length.is_some() && a.kind != AttrType::String {
+            return Err(format!(
+                "attribute \"{name}\": max_length applies only to string attributes"
+            ));
+        }
+        if a.max_length == Some(0) {
+            return Err(format!("attribute \"{name}\": max_length must be positive"));
+        }
+        if let Some(auto) = a.auto {
+            let want = match auto {
+                AutoValue::CreatedDate | AutoValue::UpdatedDate => AttrType::Date,
+                AutoValue::CreatedBy | AutoValue::UpdatedBy => AttrType::String,
+            };
+            if a.kind != want {
+                return Err(format!(
+                    "attribute \"{name}\": auto {auto:?} needs type {}",
+                    want.name()
+                ));
+            }
+            if a.required {
+                return Err(format!(
+                    "attribute \"{name}\": an auto attribute is set by the server, so it cannot be required"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A string attribute of `layer` by name, for the edit settings that name one.
+fn string_attribute<'a>(
+    layer: &'a LayerConfig,
+    setting: &str,
+    name: &str,
+) -> Result<&'a AttributeConfig, String> {
+    let a = layer
+        .attributes
+        .iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| format!("{setting}: \"{name}\" is not a declared attribute"))?;
+    if a.kind != AttrType::String {
+        return Err(format!(
+            "{setting}: attribute \"{name}\" is not of type string"
+        ));
+    }
+    Ok(a)
+}
+
+impl EditConfig {
+    fn check(&self, layer: &LayerConfig, layers: &[LayerConfig]) -> Result<(), String> {
+        for (what, a) in [
+            ("edit.create", &self.create),
+            ("edit.update", &self.update),
+            ("edit.delete", &self.delete),
+        ] {
+            if !a.is_within(&layer.audience) {
+                return Err(format!(
+                    "{what}: audience {a} is broader than the layer's ({}); editors must see the layer",
+                    layer.audience
+                ));
+            }
+        }
+        if self.photos > MAX_PHOTOS {
+            return Err(format!("edit.photos must be 0 to {MAX_PHOTOS}"));
+        }
+        if let Some(w) = &self.workflow {
+            let a = string_attribute(layer, "edit.workflow.attribute", &w.attribute)?;
+            if a.codes.is_empty() {
+                return Err(format!(
+                    "edit.workflow: attribute \"{}\" needs codes listing every status",
+                    w.attribute
+                ));
+            }
+            if a.auto.is_some() {
+                return Err("edit.workflow: the status attribute cannot be auto".into());
+            }
+            let statuses = std::iter::once(&w.initial).chain(
+                w.transitions
+                    .iter()
+                    .flat_map(|(from, to)| std::iter::once(from).chain(to)),
+            );
+            for s in statuses {
+                if !a.codes.contains(s) {
+                    return Err(format!(
+                        "edit.workflow: status \"{s}\" is not one of the codes of \"{}\"",
+                        w.attribute
+                    ));
+                }
+            }
+        }
+        if let Some(t) = &self.target {
+            string_attribute(layer, "edit.target.layer_attribute", &t.layer_attribute)?;
+            string_attribute(layer, "edit.target.id_attribute", &t.id_attribute)?;
+            if t.layers.is_empty() {
+                return Err("edit.target.layers: name at least one layer".into());
+            }
+            for l in &t.layers {
+                if !layers.iter().any(|x| &x.id == l) {
+                    return Err(format!(
+                        "edit.target.layers: layer \"{l}\" is not in the catalog"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ViewConfig {
+    fn check(&self, layer: &LayerConfig, layers: &[LayerConfig]) -> Result<(), String> {
+        let Some(base) = layers.iter().find(|l| l.id == self.of) else {
+            return Err(format!(
+                "view.of: layer \"{}\" is not in the catalog",
+                self.of
+            ));
+        };
+        if base.view.is_some() {
+            return Err(format!("view.of: layer \"{}\" is itself a view", self.of));
+        }
+        for a in &layer.attributes {
+            match base.attributes.iter().find(|b| b.name == a.name) {
+                Some(b) if b.kind == a.kind => {}
+                Some(_) => {
+                    return Err(format!(
+                        "attribute \"{}\" has another type than in layer \"{}\"",
+                        a.name, self.of
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "attribute \"{}\" is not an attribute of layer \"{}\"",
+                        a.name, self.of
+                    ));
+                }
+            }
+        }
+        match (&self.where_attribute, self.where_in.is_empty()) {
+            (None, true) => Ok(()),
+            (Some(name), false) => string_attribute(base, "view.where_attribute", name).map(|_| ()),
+            _ => Err("view: give where_attribute and where_in together".into()),
+        }
+    }
+}
+
+impl ReportsConfig {
+    fn check(&self, layers: &[LayerConfig]) -> Result<(), String> {
+        let Some(layer) = layers.iter().find(|l| l.id == self.layer) else {
+            return Err(format!("layer \"{}\" is not in the catalog", self.layer));
+        };
+        let Some(edit) = &layer.edit else {
+            return Err(format!("layer \"{}\" is not editable", self.layer));
+        };
+        if edit.geometry != GeometryKind::Point {
+            return Err(format!("layer \"{}\" must hold points", self.layer));
+        }
+        if edit.workflow.is_none() {
+            return Err(format!(
+                "layer \"{}\" needs edit.workflow (the status residents see)",
+                self.layer
+            ));
+        }
+        let category = string_attribute(layer, "category", &self.category)?;
+        if category.codes.is_empty() {
+            return Err(format!(
+                "category: attribute \"{}\" needs codes",
+                self.category
+            ));
+        }
+        string_attribute(layer, "description", &self.description)?;
+        Ok(())
+    }
+}
+
+/// Most photos an editable layer may allow per feature.
+pub const MAX_PHOTOS: usize = 10;
 
 /// How errors name a location-report section: `[[location]] #2 (layer "roads")`.
 fn section_name(number: usize, layer: &str) -> String {

@@ -130,6 +130,9 @@ pub struct Feature {
     pub id: FeatureId,
     pub geometry: Geometry<f64>,
     pub properties: Vec<Value>,
+    /// The edit store's version (the ETag) for editable layers and their views; 0 for
+    /// features read from files.
+    pub version: i64,
 }
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
@@ -194,18 +197,12 @@ impl Layer {
         meta: LayerConfig,
         rows: Vec<(Geometry<f64>, Vec<Value>)>,
     ) -> Result<Layer, BuildError> {
-        if rows.len() > u32::MAX as usize {
-            return Err(BuildError::TooMany);
-        }
         let schema = Self::schema_of(&meta);
         let id_col = meta
             .id_field
             .as_ref()
             .and_then(|f| schema.iter().position(|a| &a.name == f));
         let mut features = Vec::with_capacity(rows.len());
-        let mut ids = HashMap::with_capacity(rows.len());
-        let mut entries = Vec::with_capacity(rows.len());
-        let mut extent: Option<Rect<f64>> = None;
         for (index, (geometry, properties)) in rows.into_iter().enumerate() {
             let id = match id_col {
                 None => FeatureId::Int(index as i64 + 1),
@@ -227,12 +224,33 @@ impl Layer {
                     }
                 }
             };
-            let key = id.to_string();
+            features.push(Feature {
+                id,
+                geometry,
+                properties,
+                version: 0,
+            });
+        }
+        Self::from_features(meta, features)
+    }
+
+    /// Builds the layer from features that already carry their ids (the edit store's, or a
+    /// view's base layer's): checks ids are unique and bulk-loads the R-tree.
+    pub fn from_features(meta: LayerConfig, features: Vec<Feature>) -> Result<Layer, BuildError> {
+        if features.len() > u32::MAX as usize {
+            return Err(BuildError::TooMany);
+        }
+        let schema = Self::schema_of(&meta);
+        let mut ids = HashMap::with_capacity(features.len());
+        let mut entries = Vec::with_capacity(features.len());
+        let mut extent: Option<Rect<f64>> = None;
+        for (index, f) in features.iter().enumerate() {
+            let key = f.id.to_string();
             if ids.insert(key.clone(), index).is_some() {
                 return Err(BuildError::DuplicateId { index, id: key });
             }
-            // Loaders refuse empty geometries, so every feature has an envelope.
-            if let Some(r) = geometry.bounding_rect() {
+            // Loaders and the editor refuse empty geometries, so every feature has an envelope.
+            if let Some(r) = f.geometry.bounding_rect() {
                 entries.push(GeomWithData::new(
                     Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
                     index as u32,
@@ -245,11 +263,6 @@ impl Layer {
                     ),
                 });
             }
-            features.push(Feature {
-                id,
-                geometry,
-                properties,
-            });
         }
         let search = meta
             .search
@@ -275,6 +288,41 @@ impl Layer {
             tree: RTree::bulk_load(entries),
             ids,
         })
+    }
+
+    /// A view layer over `base`: the features meeting the view's condition, with the view's
+    /// attributes (the catalog checked they are the base's, with the same types).
+    pub fn view_of(meta: LayerConfig, base: &Layer) -> Result<Layer, BuildError> {
+        let columns: Vec<Option<usize>> = meta
+            .attributes
+            .iter()
+            .map(|a| base.schema.iter().position(|b| b.name == a.name))
+            .collect();
+        let condition = meta.view.as_ref().and_then(|v| {
+            let attr = v.where_attribute.as_ref()?;
+            let col = base.schema.iter().position(|b| &b.name == attr)?;
+            Some((col, v.where_in.clone()))
+        });
+        let features = base
+            .features
+            .iter()
+            .filter(|f| match &condition {
+                None => true,
+                Some((col, values)) => {
+                    matches!(&f.properties[*col], Value::Str(s) if values.iter().any(|v| **v == **s))
+                }
+            })
+            .map(|f| Feature {
+                id: f.id.clone(),
+                geometry: f.geometry.clone(),
+                properties: columns
+                    .iter()
+                    .map(|c| c.map_or(Value::Null, |c| f.properties[c].clone()))
+                    .collect(),
+                version: f.version,
+            })
+            .collect();
+        Self::from_features(meta, features)
     }
 
     /// Every feature with the planar distance, in degrees, from (`lon`, `lat`) to its

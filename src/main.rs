@@ -8,6 +8,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use machimap::auth::{ADMIN_ROLE, Actor, Auth, Clock, Policy};
 use machimap::catalog::{Catalog, LayerReport, LiveCatalog, LoadError};
+use machimap::edit::Editor;
+use machimap::edit::gpkg::GeoPackage;
+use machimap::edit::store::EditStore;
 use machimap::http::{AppState, router};
 use machimap::store::Store;
 
@@ -26,6 +29,15 @@ struct Cli {
         default_value = "var/machimap.sqlite"
     )]
     store: PathBuf,
+    /// The edit store of editable layers (reports, inspections): a GeoPackage that QGIS and
+    /// GDAL open as it is (created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "MACHIMAP_EDITS",
+        default_value = "var/edits.gpkg"
+    )]
+    edits: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -129,7 +141,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { data, bind } => serve(data, bind, &cli.store),
+        Command::Serve { data, bind } => serve(data, bind, &cli.store, &cli.edits),
         Command::User(cmd) => admin_command(&cli.store, |auth| user_command(auth, cmd)),
         Command::Role(cmd) => admin_command(&cli.store, |auth| role_command(auth, cmd)),
         Command::Audit { actor, limit } => admin_command(&cli.store, |auth| {
@@ -323,8 +335,15 @@ fn unknown_audience_roles(catalog: &Catalog, auth: &Auth) -> anyhow::Result<Vec<
     Ok(missing.into_iter().collect())
 }
 
-fn serve(data: PathBuf, bind: SocketAddr, store_path: &Path) -> ExitCode {
-    let (catalog, reports) = match Catalog::load(&data) {
+fn serve(data: PathBuf, bind: SocketAddr, store_path: &Path, edits_path: &Path) -> ExitCode {
+    let edits: Arc<dyn EditStore> = match GeoPackage::open(edits_path) {
+        Ok(g) => Arc::new(g),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (catalog, reports) = match Catalog::load_with(&data, Some(edits.as_ref())) {
         Ok(c) => c,
         Err(e) => {
             print_problems(&e);
@@ -351,8 +370,9 @@ fn serve(data: PathBuf, bind: SocketAddr, store_path: &Path) -> ExitCode {
         }
     };
     let live = Arc::new(LiveCatalog::new(catalog));
+    let editor = Arc::new(Editor::new(edits, Arc::clone(&live)));
     let state = match AppState::new(Arc::clone(&live), store) {
-        Ok(s) => s,
+        Ok(s) => s.with_editor(Arc::clone(&editor)),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -376,7 +396,7 @@ fn serve(data: PathBuf, bind: SocketAddr, store_path: &Path) -> ExitCode {
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         println!("machimap listening on http://{}", listener.local_addr()?);
-        tokio::spawn(reload_on_sighup(data.clone(), Arc::clone(&live)));
+        tokio::spawn(reload_on_sighup(data.clone(), editor));
         axum::serve(
             listener,
             router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -394,17 +414,17 @@ fn serve(data: PathBuf, bind: SocketAddr, store_path: &Path) -> ExitCode {
 }
 
 /// On SIGHUP, load the catalog again and swap it in only if every layer loads.
-async fn reload_on_sighup(data: PathBuf, live: Arc<LiveCatalog>) {
+async fn reload_on_sighup(data: PathBuf, editor: Arc<Editor>) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         return;
     };
     while hup.recv().await.is_some() {
         let dir = data.clone();
-        match tokio::task::spawn_blocking(move || Catalog::load(&dir)).await {
-            Ok(Ok((catalog, reports))) => {
+        let editor = Arc::clone(&editor);
+        match tokio::task::spawn_blocking(move || editor.reload(&dir)).await {
+            Ok(Ok(reports)) => {
                 print_reports(&reports);
-                live.replace(catalog);
                 tracing::info!("catalog reloaded");
             }
             Ok(Err(e)) => {

@@ -3578,9 +3578,193 @@ fn catalog_toml() -> String {
             }
         }
     }
+    s.push_str(EDITABLE_LAYERS);
     s.push_str(LOCATION_SECTIONS);
     s
 }
+
+/// The layers staff and residents write: damage reports (with their public view) and field
+/// inspections. Their features live in the edit store (a GeoPackage), not in `data/`.
+const EDITABLE_LAYERS: &str = r#"
+# Editable layers: their features live in the edit store (machimap serve --edits, default
+# var/edits.gpkg), not in this folder. Residents report through POST /reports.
+[[layer]]
+id = "damage-reports"
+title_ja = "通報箇所"
+title_en = "Damage reports"
+department = "危機管理課"
+description = "住民が公開型GISから、職員が現場から通報した道路損傷・不法投棄などの箇所と対応状況。通報者の記述を含むため庁内限定。Places residents and staff reported (road damage, dumping, …) with their handling; internal, as it holds what reporters wrote."
+audience = "internal"
+license = "みどり野町 内部利用"
+updated = "2026-11-01"
+keywords = ["通報", "被災箇所", "道路損傷", "reports"]
+[layer.edit]
+geometry = "Point"
+create = "internal"
+update = "internal"
+delete = ["disaster", "admin"]
+photos = 3
+[layer.edit.workflow]
+attribute = "状況"
+initial = "受付"
+transitions = { "受付" = ["対応中", "対象外"], "対応中" = ["完了", "対象外"] }
+[[layer.attribute]]
+name = "種別"
+type = "string"
+label_ja = "種別"
+label_en = "Category"
+codes = ["道路損傷", "河川", "公園", "不法投棄", "カーブミラー・標識", "その他"]
+required = true
+[[layer.attribute]]
+name = "内容"
+type = "string"
+label_ja = "通報内容"
+label_en = "Description"
+max_length = 1000
+[[layer.attribute]]
+name = "状況"
+type = "string"
+label_ja = "対応状況"
+label_en = "Status"
+codes = ["受付", "対応中", "完了", "対象外"]
+[[layer.attribute]]
+name = "対応内容"
+type = "string"
+label_ja = "対応内容（公開）"
+label_en = "Action taken (public)"
+max_length = 1000
+[[layer.attribute]]
+name = "担当課"
+type = "string"
+label_ja = "担当課"
+label_en = "Department in charge"
+max_length = 50
+[[layer.attribute]]
+name = "受付日"
+type = "date"
+label_ja = "受付日"
+label_en = "Received"
+auto = "created_date"
+[[layer.attribute]]
+name = "更新日"
+type = "date"
+label_ja = "更新日"
+label_en = "Updated"
+auto = "updated_date"
+[[layer.attribute]]
+name = "更新者"
+type = "string"
+label_ja = "更新者"
+label_en = "Updated by"
+auto = "updated_by"
+
+[[layer]]
+id = "reports-public"
+title_ja = "通報箇所の対応状況"
+title_en = "Reported places and their handling"
+department = "危機管理課"
+description = "住民・職員からの通報のうち、町が対応中または対応済みのもの。通報者の記述は含まず、写真は職員が公開を認めたものだけ。Reports the town is handling or has handled, without what reporters wrote; photos only where staff approved them."
+audience = "public"
+license = "CC BY 4.0"
+updated = "2026-11-01"
+keywords = ["通報", "道路損傷", "reports"]
+view = { of = "damage-reports", where_attribute = "状況", where_in = ["対応中", "完了"] }
+[[layer.attribute]]
+name = "種別"
+type = "string"
+label_ja = "種別"
+label_en = "Category"
+codes = ["道路損傷", "河川", "公園", "不法投棄", "カーブミラー・標識", "その他"]
+[[layer.attribute]]
+name = "状況"
+type = "string"
+label_ja = "対応状況"
+label_en = "Status"
+[[layer.attribute]]
+name = "対応内容"
+type = "string"
+label_ja = "対応内容"
+label_en = "Action taken"
+[[layer.attribute]]
+name = "受付日"
+type = "date"
+label_ja = "受付日"
+label_en = "Received"
+[[layer.attribute]]
+name = "更新日"
+type = "date"
+label_ja = "更新日"
+label_en = "Updated"
+
+[[layer]]
+id = "inspections"
+title_ja = "点検・修繕記録"
+title_en = "Inspections and repairs"
+department = "水道課"
+description = "水道課・道路課の職員が現場のタブレットで記録する、仕切弁・配水管・市道の点検と修繕の記録。Inspection and repair records of valves, mains and roads, entered on site from a tablet."
+audience = ["water", "roads"]
+license = "みどり野町 内部利用"
+updated = "2026-11-01"
+keywords = ["点検", "修繕", "inspection"]
+[layer.edit]
+geometry = "Point"
+create = ["water", "roads"]
+update = ["water", "roads"]
+delete = ["water", "roads"]
+photos = 5
+[layer.edit.target]
+layer_attribute = "対象レイヤ"
+id_attribute = "対象ID"
+layers = ["water-valves", "water-mains", "roads"]
+[[layer.attribute]]
+name = "対象レイヤ"
+type = "string"
+label_ja = "対象レイヤ"
+label_en = "Target layer"
+required = true
+[[layer.attribute]]
+name = "対象ID"
+type = "string"
+label_ja = "対象ID"
+label_en = "Target feature"
+required = true
+[[layer.attribute]]
+name = "種別"
+type = "string"
+label_ja = "種別"
+label_en = "Kind"
+codes = ["点検", "修繕", "漏水調査", "清掃"]
+required = true
+[[layer.attribute]]
+name = "実施日"
+type = "date"
+label_ja = "実施日"
+label_en = "Date"
+required = true
+[[layer.attribute]]
+name = "結果"
+type = "string"
+label_ja = "結果"
+label_en = "Result"
+codes = ["異常なし", "要経過観察", "要修繕", "修繕済"]
+[[layer.attribute]]
+name = "所見"
+type = "string"
+label_ja = "所見"
+label_en = "Notes"
+max_length = 2000
+[[layer.attribute]]
+name = "記録者"
+type = "string"
+label_ja = "記録者"
+label_en = "Recorded by"
+auto = "created_by"
+
+[reports]
+layer = "damage-reports"
+category = "種別"
+description = "内容"
+"#;
 
 /// The location report of the sample town: what a resident or a counter clerk asks about a
 /// lot — zoning, hazards, the road it fronts, where to evacuate — and, for staff, the water

@@ -18,7 +18,7 @@ use machimap::access::{Audience, Principal, View};
 use machimap::auth::Clock;
 use machimap::catalog::{Catalog, LayerReport, LiveCatalog};
 use machimap::config::SecurityConfig;
-use machimap::config::{AttrType, CatalogConfig, LayerConfig, SourceFormat};
+use machimap::config::{AttrType, CatalogConfig, LayerConfig, SourceConfig, SourceFormat};
 use machimap::http::{AppState, router};
 use machimap::query::{self, Format, ItemsQuery};
 use machimap::store::Store;
@@ -688,17 +688,24 @@ fn run(cmd: &mut Command, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn source_format(l: &LayerConfig) -> SourceFormat {
+/// The source file of a layer read from a file (editable layers and views have none).
+fn source_of(l: &LayerConfig) -> &SourceConfig {
     l.source
+        .as_ref()
+        .unwrap_or_else(|| panic!("layer {} is not read from a file", l.id))
+}
+
+fn source_format(l: &LayerConfig) -> SourceFormat {
+    source_of(l)
         .format
-        .or_else(|| SourceFormat::from_path(&l.source.path))
+        .or_else(|| SourceFormat::from_path(&source_of(l).path))
         .unwrap_or_else(|| panic!("layer {}: unknown source format", l.id))
 }
 
 /// The text encoding of a CSV as GDAL cannot tell it: the catalog's, else UTF-8 when the bytes
 /// are valid UTF-8, else Shift_JIS.
 fn csv_encoding(l: &LayerConfig, bytes: &[u8]) -> &'static encoding_rs::Encoding {
-    match &l.source.encoding {
+    match &source_of(l).encoding {
         Some(label) => encoding_rs::Encoding::for_label(label.as_bytes())
             .unwrap_or_else(|| panic!("layer {}: unknown encoding {label}", l.id)),
         None if std::str::from_utf8(bytes).is_ok() => encoding_rs::UTF_8,
@@ -709,7 +716,7 @@ fn csv_encoding(l: &LayerConfig, bytes: &[u8]) -> &'static encoding_rs::Encoding
 /// Reads a layer with `ogr2ogr` into CRS84 GeoJSON: the expected features, in file order.
 fn gdal_reference(dir: &Path, l: &LayerConfig) -> RefLayer {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let mut src = dir.join(&l.source.path);
+    let mut src = dir.join(&source_of(l).path);
     let out = tmp.path().join("reference.geojson");
     let mut cmd = Command::new("ogr2ogr");
     cmd.args([
@@ -735,8 +742,14 @@ fn gdal_reference(dir: &Path, l: &LayerConfig) -> RefLayer {
                 std::fs::write(&utf8, text.as_bytes()).expect("write recoded CSV");
                 src = utf8;
             }
-            let x = l.source.x_column.as_deref().unwrap_or("経度,lon,longitude");
-            let y = l.source.y_column.as_deref().unwrap_or("緯度,lat,latitude");
+            let x = source_of(l)
+                .x_column
+                .as_deref()
+                .unwrap_or("経度,lon,longitude");
+            let y = source_of(l)
+                .y_column
+                .as_deref()
+                .unwrap_or("緯度,lat,latitude");
             cmd.args(["-oo", &format!("X_POSSIBLE_NAMES={x}")]);
             cmd.args(["-oo", &format!("Y_POSSIBLE_NAMES={y}")]);
             if s_srs.is_none() {
@@ -744,7 +757,7 @@ fn gdal_reference(dir: &Path, l: &LayerConfig) -> RefLayer {
             }
         }
         SourceFormat::Shapefile => {
-            if let Some(label) = &l.source.encoding {
+            if let Some(label) = &source_of(l).encoding {
                 // iconv's SHIFT_JIS lacks the Windows additions that Japanese files use; the
                 // WHATWG "shift_jis" every Rust decoder implements is CP932.
                 let enc = match label.to_ascii_lowercase().replace('-', "_").as_str() {
@@ -1184,13 +1197,19 @@ fn ogrinfo_count(path: &Path) -> usize {
 #[tokio::test]
 async fn every_layer_loads_as_many_features_as_gdal_counts() {
     let f = fixture();
+    let files: Vec<&LayerConfig> = f
+        .config
+        .layers
+        .iter()
+        .filter(|l| l.source.is_some())
+        .collect();
     assert_eq!(
-        f.config.layers.len(),
+        files.len(),
         PUBLIC.len() + INTERNAL.len(),
-        "the sample catalog lists exactly the public and internal layers"
+        "the sample catalog's file layers are exactly the public and internal layers"
     );
-    for l in &f.config.layers {
-        let gdal = ogrinfo_count(&f.dir.join(&l.source.path));
+    for l in files {
+        let gdal = ogrinfo_count(&f.dir.join(&source_of(l).path));
         assert!(gdal > 0, "{}: GDAL counts no features", l.id);
         let reports: Vec<&LayerReport> = f.reports.iter().filter(|r| r.id == l.id).collect();
         assert_eq!(reports.len(), 1, "{}: one load report per layer", l.id);
@@ -1200,7 +1219,7 @@ async fn every_layer_loads_as_many_features_as_gdal_counts() {
             "{}: machimap loaded {} features, GDAL counts {gdal} in {}",
             l.id,
             reports[0].features,
-            l.source.path.display()
+            source_of(l).path.display()
         );
         if is_public(l) {
             let doc = get(&items_uri(&l.id, &[("limit", "1")])).await.json();
@@ -1670,11 +1689,12 @@ async fn not_found_body(uri: &str) -> String {
 #[tokio::test]
 async fn internal_layers_do_not_exist_for_the_anonymous_caller() {
     let f = fixture();
+    // Editable layers and their views are the subject of tests/edits.rs.
     let public: BTreeSet<&str> = f
         .config
         .layers
         .iter()
-        .filter(|l| is_public(l))
+        .filter(|l| l.source.is_some() && is_public(l))
         .map(|l| l.id.as_str())
         .collect();
     assert_eq!(
@@ -1693,11 +1713,20 @@ async fn internal_layers_do_not_exist_for_the_anonymous_caller() {
         .iter()
         .map(|c| c["id"].as_str().expect("id").to_string())
         .collect();
+    let every_public: BTreeSet<String> = f
+        .config
+        .layers
+        .iter()
+        .filter(|l| is_public(l))
+        .map(|l| l.id.clone())
+        .collect();
     assert_eq!(
-        listed,
-        PUBLIC.iter().map(ToString::to_string).collect(),
+        listed, every_public,
         "/collections must list exactly the public layers"
     );
+    for hidden in ["damage-reports", "inspections"] {
+        assert!(!listed.contains(hidden), "{hidden} is internal");
+    }
 
     let never = "never-existed";
     for id in INTERNAL {

@@ -158,7 +158,9 @@ pub struct LogEntry {
 pub enum StoreError {
     #[error("feature {fid} of \"{layer}\" does not exist")]
     NoFeature { layer: String, fid: i64 },
-    #[error("feature {fid} has changed (now version {current}, the edit was made on version {expected})")]
+    #[error(
+        "feature {fid} has changed (now version {current}, the edit was made on version {expected})"
+    )]
     VersionMismatch {
         fid: i64,
         expected: i64,
@@ -170,7 +172,9 @@ pub enum StoreError {
     NoPhoto { fid: i64, n: i64 },
     #[error("the idempotency key was used before for another change")]
     KeyReused,
-    #[error("{location}: the edit store's table for \"{layer}\" does not match the catalog: {message}")]
+    #[error(
+        "{location}: the edit store's table for \"{layer}\" does not match the catalog: {message}"
+    )]
     Mismatch {
         location: String,
         layer: String,

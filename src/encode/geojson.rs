@@ -88,6 +88,20 @@ fn write_list<T>(out: &mut Vec<u8>, items: &[T], d: u32, f: impl Fn(&mut Vec<u8>
     out.push(b']');
 }
 
+/// The GeoJSON type a geometry is written as (geo's `Line`, `Rect` and `Triangle` are written
+/// as the line and polygon they are).
+pub fn geometry_type(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::Point(_) => "Point",
+        Geometry::MultiPoint(_) => "MultiPoint",
+        Geometry::LineString(_) | Geometry::Line(_) => "LineString",
+        Geometry::MultiLineString(_) => "MultiLineString",
+        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
+        Geometry::MultiPolygon(_) => "MultiPolygon",
+        Geometry::GeometryCollection(_) => "GeometryCollection",
+    }
+}
+
 /// Writes a CRS84 geometry object with 7 decimals.
 pub fn write_geometry(out: &mut Vec<u8>, g: &Geometry<f64>) {
     write_geometry_with(out, g, 7)

@@ -1,5 +1,6 @@
 //! Writers for query answers: GeoJSON (streamed), and plain HTML pages for people.
 
+pub mod csv;
 pub mod geojson;
 pub mod html;
 pub mod location;

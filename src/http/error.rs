@@ -5,6 +5,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{AuthError, LoginError};
+use crate::edit::EditError;
+use crate::edit::photo::PhotoError;
+use crate::edit::store::StoreError as EditStoreError;
 use crate::query::QueryError;
 use crate::store::StoreError;
 
@@ -30,6 +33,17 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
+    /// `If-Match` named an old version (412).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A change of an existing feature came without `If-Match` (428).
+    #[error("{0}")]
+    PreconditionRequired(String),
+    /// Well-formed but not acceptable, e.g. a reused idempotency key (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{0}")]
+    ServiceUnavailable(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -38,6 +52,41 @@ pub enum ApiError {
     TooManyRequests { message: String, retry_after: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<EditError> for ApiError {
+    fn from(e: EditError) -> Self {
+        let m = e.to_string();
+        match e {
+            EditError::Invalid(_) => ApiError::BadRequest(m),
+            EditError::Conflict(_) => ApiError::Conflict(m),
+            EditError::NotFound(_) => ApiError::NotFound(m),
+            EditError::ReadOnly(_) => ApiError::MethodNotAllowed(m),
+            EditError::SignInRequired(_) => ApiError::Unauthorized(m),
+            EditError::Forbidden { .. } => ApiError::Forbidden(m),
+            EditError::PreconditionRequired => ApiError::PreconditionRequired(m),
+            EditError::Stale { .. } => ApiError::PreconditionFailed(m),
+            EditError::Photo(p) => match p {
+                PhotoError::TooLarge { .. } => ApiError::PayloadTooLarge(m),
+                PhotoError::NotJpegOrPng { .. } => ApiError::UnsupportedMediaType(m),
+                _ => ApiError::BadRequest(m),
+            },
+            EditError::Store(s) => match s {
+                EditStoreError::NoFeature { .. } | EditStoreError::NoPhoto { .. } => {
+                    ApiError::NotFound(m)
+                }
+                EditStoreError::NothingToRestore { .. } => ApiError::Conflict(m),
+                EditStoreError::VersionMismatch { current, .. } => {
+                    ApiError::from(EditError::Stale { current })
+                }
+                EditStoreError::KeyReused => ApiError::Unprocessable(m),
+                EditStoreError::Mismatch { .. } | EditStoreError::Backend { .. } => {
+                    ApiError::Internal(m)
+                }
+            },
+            EditError::Internal(_) => ApiError::Internal(m),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -114,6 +163,26 @@ impl IntoResponse for ApiError {
                 m.clone(),
             ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "Conflict", m.clone()),
+            ApiError::PreconditionFailed(m) => (
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                m.clone(),
+            ),
+            ApiError::PreconditionRequired(m) => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "PreconditionRequired",
+                m.clone(),
+            ),
+            ApiError::Unprocessable(m) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UnprocessableEntity",
+                m.clone(),
+            ),
+            ApiError::ServiceUnavailable(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                m.clone(),
+            ),
             ApiError::PayloadTooLarge(m) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", m.clone())
             }

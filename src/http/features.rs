@@ -4,7 +4,7 @@ use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
@@ -456,6 +456,7 @@ pub async fn item(
     BaseUrl(base): BaseUrl,
     Path((id, fid)): Path<(String, String)>,
     QueryPairs { pairs, preferred }: QueryPairs,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
     let (format, crs) = query::parse_item_params(&pairs, preferred)?;
@@ -477,9 +478,19 @@ pub async fn item(
     ));
     let mut extra = b"\"links\":".to_vec();
     serde_json::to_writer(&mut extra, &links)?;
+    // Features of editable layers carry their version as a strong ETag, for If-Match.
+    let tag = (layer.version(index) > 0).then(|| super::edit::etag(&fid, layer.version(index)));
+    if let Some(t) = &tag
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.split(',').any(|x| x.trim() == t || x.trim() == "*"))
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, t.clone())]).into_response());
+    }
     let mut buf = Vec::with_capacity(4096);
     write_feature_in(&mut buf, &layer, index, layer.visible(), Some(&extra), crs);
-    Ok(match format {
+    let mut response = match format {
         Format::Json => (
             [
                 (header::CONTENT_TYPE, media::GEOJSON.to_string()),
@@ -493,7 +504,13 @@ pub async fn item(
             doc["title"] = json!(format!("{} {fid}", layer.meta().title_ja));
             Html(html::render(&doc)).into_response()
         }
-    })
+    };
+    if let Some(t) = tag
+        && let Ok(v) = axum::http::HeaderValue::from_str(&t)
+    {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
 }
 
 /// Percent-encodes a path segment (feature ids may be Japanese or contain `/`).

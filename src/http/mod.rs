@@ -1,13 +1,18 @@
 //! The axum front: extract, call the core through an `access::View`, encode. Handlers stay thin.
 
 mod admin;
+mod edit;
 mod error;
 mod features;
 mod hardening;
 mod identity;
+mod live;
 mod lookup;
 mod openapi;
+mod photos;
+mod reports;
 mod session;
+mod situation;
 
 use std::sync::Arc;
 
@@ -27,6 +32,7 @@ pub use identity::{Caller, ClientAddr, CurrentView};
 use crate::auth::{Auth, AuthError, Clock, Policy};
 use crate::catalog::LiveCatalog;
 use crate::config::SecurityConfig;
+use crate::edit::Editor;
 use crate::encode::{Link, media};
 use crate::query::Format;
 use crate::store::Store;
@@ -41,6 +47,9 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub security: Arc<SecurityConfig>,
     pub limits: Arc<RateLimits>,
+    /// The writer of editable layers; `None` when the server runs without an edit store
+    /// (editable layers are then empty and read-only).
+    pub editor: Option<Arc<Editor>>,
 }
 
 impl AppState {
@@ -69,7 +78,15 @@ impl AppState {
             auth: Arc::new(Auth::new(store, clock, policy)?),
             limits: Arc::new(RateLimits::new(&security)),
             security: Arc::new(security),
+            editor: None,
         })
+    }
+
+    /// This state with `editor` writing editable layers; it must serve the same catalog.
+    pub fn with_editor(mut self, editor: Arc<Editor>) -> AppState {
+        self.catalog = Arc::clone(editor.live());
+        self.editor = Some(editor);
+        self
     }
 
     /// The session cookie's name under the current settings.
@@ -87,16 +104,27 @@ pub fn router(state: AppState) -> Router {
     let csp = HeaderValue::from_str(&hardening::content_security_policy(&state.security))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let body_limit = state.security.max_body_bytes;
+    // Uploads of photos may be as large as every photo at its limit.
+    let photo_body = {
+        let catalog = state.catalog.snapshot();
+        reports::body_limit(crate::config::MAX_PHOTOS, catalog.server.max_photo_bytes)
+    };
     let public = Router::new()
         .route("/", get(features::landing))
         .route("/conformance", get(features::conformance))
         .route("/api", get(openapi::api))
         .route("/collections", get(features::collections))
         .route("/collections/{collection}", get(features::collection))
-        .route("/collections/{collection}/items", get(features::items))
+        .route(
+            "/collections/{collection}/items",
+            get(features::items).post(edit::create),
+        )
         .route(
             "/collections/{collection}/items/{feature}",
-            get(features::item),
+            get(features::item)
+                .put(edit::replace)
+                .patch(edit::patch)
+                .delete(edit::delete),
         )
         .route(
             "/collections/{collection}/queryables",
@@ -107,6 +135,26 @@ pub fn router(state: AppState) -> Router {
             get(features::sortables),
         )
         .route("/collections/{collection}/nearest", get(lookup::nearest))
+        .route(
+            "/collections/{collection}/items/{feature}/photos",
+            get(photos::list)
+                .post(photos::add)
+                .layer(DefaultBodyLimit::max(photo_body)),
+        )
+        .route(
+            "/collections/{collection}/items/{feature}/photos/{n}",
+            get(photos::get).patch(photos::set_public),
+        )
+        .route(
+            "/reports",
+            get(reports::form)
+                .post(reports::create)
+                .layer(DefaultBodyLimit::max(photo_body)),
+        )
+        .route("/reports/{code}", get(reports::status))
+        .route("/collections/{collection}/changes", get(live::changes))
+        .route("/collections/{collection}/summary", get(situation::summary))
+        .route("/collections/{collection}/export", get(situation::export))
         .route("/location", get(lookup::location))
         .route("/search", get(lookup::search))
         .layer(hardening::public_cors());
@@ -123,7 +171,13 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{name}/roles", put(admin::set_roles))
         .route("/admin/users/{name}/password", put(admin::set_password))
         .route("/admin/roles", get(admin::roles).post(admin::add_role))
-        .route("/admin/audit", get(admin::audit_log));
+        .route("/admin/audit", get(admin::audit_log))
+        .route("/admin/history/{collection}/{feature}", get(edit::history))
+        .route("/admin/deleted/{collection}", get(edit::deleted))
+        .route(
+            "/admin/deleted/{collection}/{feature}/restore",
+            post(edit::restore),
+        );
     public
         .merge(auth)
         .merge(admin)

@@ -6,6 +6,7 @@ pub mod cql2;
 pub mod location;
 pub mod nearest;
 pub mod search;
+pub mod summary;
 
 use std::cmp::Ordering;
 
@@ -227,6 +228,18 @@ impl ItemsQuery {
             );
         }
         Ok(q)
+    }
+
+    /// Whether feature `i` meets the query's bbox and filters (one feature, no index: for
+    /// deciding whether a change concerns a live subscriber).
+    pub fn selects(&self, layer: &LayerView, i: usize) -> bool {
+        let g = layer.geometry(i);
+        self.filters.iter().all(|(a, v)| layer.value(i, *a) == v)
+            && self.filter.as_ref().is_none_or(|f| f.matches(layer, i))
+            && self.bbox.as_ref().is_none_or(|b| match &b.exact {
+                Some(p) => g.intersects(p),
+                None => b.rects.iter().any(|r| g.intersects(r)),
+            })
     }
 
     /// The attributes to write: the requested properties, else all visible ones.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use geo::{CoordsIter, Geometry, LineString, Polygon};
 
-use crate::config::{LayerConfig, SourceFormat};
+use crate::config::{LayerConfig, SourceConfig, SourceFormat};
 use crate::layer::{Attribute, Value};
 
 /// How many problems one file may report before the reader gives up on it.
@@ -120,16 +120,17 @@ impl Problems {
 pub fn read(
     dir: &Path,
     cfg: &LayerConfig,
+    source: &SourceConfig,
     schema: &[Attribute],
 ) -> Result<SourceData, Vec<Problem>> {
-    let path = dir.join(&cfg.source.path);
+    let path = dir.join(&source.path);
     let problems = Problems::new(&path, &cfg.id);
-    let format = cfg.source.format.or_else(|| SourceFormat::from_path(&path));
+    let format = source.format.or_else(|| SourceFormat::from_path(&path));
     match format {
         Some(SourceFormat::Geojson) => geojson::read(&path, schema, problems),
         Some(SourceFormat::Flatgeobuf) => fgb::read(&path, schema, problems),
-        Some(SourceFormat::Csv) => csv::read(&path, &cfg.source, schema, problems),
-        Some(SourceFormat::Shapefile) => shapefile::read(&path, &cfg.source, schema, problems),
+        Some(SourceFormat::Csv) => csv::read(&path, source, schema, problems),
+        Some(SourceFormat::Shapefile) => shapefile::read(&path, source, schema, problems),
         None => Err(problems.fatal("cannot tell the format from the extension; set source.format")),
     }
 }

@@ -118,7 +118,7 @@ fn catalog() -> Arc<Catalog> {
             std::fs::write(dir.path().join("machi.geojson"), geojson()).expect("write layer");
             let config =
                 CatalogConfig::parse(CATALOG, Path::new("catalog.toml")).expect("valid catalog");
-            let (catalog, _) = Catalog::from_config(dir.path(), config)
+            let (catalog, _) = Catalog::from_config(dir.path(), config, None)
                 .unwrap_or_else(|e| panic!("catalog loads: {:?}", e.lines()));
             Arc::new(catalog)
         })

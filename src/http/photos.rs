@@ -1,0 +1,269 @@
+//! Photos of features: listed and served to whoever sees the feature (on a view layer, only
+//! those staff approved), added by editors from a tablet, approved for the public view.
+//! Every photo is checked and stripped of its metadata (`edit::photo`) before it is stored.
+
+use axum::body::Bytes;
+use axum::extract::multipart::Field;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::edit::if_match;
+use super::features::visible_layer;
+use super::identity::{Caller, CurrentView};
+use super::{ApiError, AppState, BaseUrl, json_response};
+use crate::access::LayerView;
+use crate::edit::photo::{self, CleanPhoto};
+use crate::edit::store::{NewPhoto, PhotoMeta};
+use crate::edit::{EditError, Origin};
+
+/// Reads one uploaded file part, refusing it as soon as it passes `max` bytes (so a 20 MB
+/// upload is not buffered whole), and checks and cleans it.
+pub(super) async fn read_photo(
+    mut field: Field<'_>,
+    number: usize,
+    max: usize,
+) -> Result<CleanPhoto, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if bytes.len() + chunk.len() > max {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "photo {number}: larger than the limit of {:.1} MB",
+                max as f64 / (1 << 20) as f64
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let cleaned = tokio::task::spawn_blocking(move || photo::clean(&bytes, max)).await?;
+    cleaned.map_err(|e| match ApiError::from(EditError::Photo(e)) {
+        ApiError::PayloadTooLarge(m) => ApiError::PayloadTooLarge(format!("photo {number}: {m}")),
+        ApiError::UnsupportedMediaType(m) => {
+            ApiError::UnsupportedMediaType(format!("photo {number}: {m}"))
+        }
+        ApiError::BadRequest(m) => ApiError::BadRequest(format!("photo {number}: {m}")),
+        other => other,
+    })
+}
+
+/// A broken multipart body, said plainly.
+pub(super) fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    let status = e.status();
+    let text = e.body_text();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(format!("the upload is too large: {text}"))
+    } else {
+        ApiError::BadRequest(format!("the multipart/form-data body is malformed: {text}"))
+    }
+}
+
+/// A checked photo as the store takes it.
+pub(super) fn new_photo(p: CleanPhoto) -> NewPhoto {
+    NewPhoto {
+        media_type: p.media_type,
+        bytes: p.bytes,
+        width: p.width,
+        height: p.height,
+    }
+}
+
+/// The layer whose photos a visible layer shows, and whether only approved ones are shown:
+/// an editable layer shows its own, a view those of the layer it shows that staff approved.
+fn photo_source(layer: &LayerView) -> Option<(String, bool)> {
+    let meta = layer.meta();
+    if meta.edit.is_some() {
+        Some((meta.id.clone(), false))
+    } else {
+        meta.view.as_ref().map(|v| (v.of.clone(), true))
+    }
+}
+
+fn photo_json(
+    base: &str,
+    id: &str,
+    fid: &str,
+    p: &PhotoMeta,
+    with_public: bool,
+) -> serde_json::Value {
+    let mut doc = json!({
+        "n": p.n,
+        "type": p.media_type,
+        "size": p.size,
+        "width": p.width,
+        "height": p.height,
+        "href": format!("{base}/collections/{id}/items/{fid}/photos/{}", p.n),
+    });
+    if with_public {
+        doc["public"] = json!(p.public);
+    }
+    doc
+}
+
+/// The photos of a visible feature that the caller may see.
+async fn visible_photos(
+    state: &AppState,
+    layer: &LayerView,
+    fid: &str,
+) -> Result<(Vec<PhotoMeta>, bool), ApiError> {
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "feature \"{fid}\" not found in collection \"{}\"",
+            layer.id()
+        ))
+    };
+    layer.position_of(fid).ok_or_else(not_found)?;
+    let (Some((source, approved_only)), Some(editor)) = (photo_source(layer), state.editor.clone())
+    else {
+        return Ok((Vec::new(), false));
+    };
+    let number: i64 = fid.parse().map_err(|_| not_found())?;
+    let list = tokio::task::spawn_blocking(move || editor.store().photos(&source, number))
+        .await?
+        .map_err(EditError::from)?;
+    Ok((
+        list.into_iter()
+            .filter(|p| !approved_only || p.public)
+            .collect(),
+        !approved_only,
+    ))
+}
+
+/// `GET /collections/{id}/items/{fid}/photos`.
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentView { view, .. }: CurrentView,
+    BaseUrl(base): BaseUrl,
+    Path((id, fid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let layer = visible_layer(&view, &id)?;
+    let (photos, staff) = visible_photos(&state, &layer, &fid).await?;
+    let list: Vec<_> = photos
+        .iter()
+        .map(|p| photo_json(&base, &id, &fid, p, staff))
+        .collect();
+    Ok(json_response(StatusCode::OK, json!({ "photos": list })))
+}
+
+/// `GET /collections/{id}/items/{fid}/photos/{n}`: the image itself.
+pub async fn get(
+    State(state): State<AppState>,
+    CurrentView { view, .. }: CurrentView,
+    Path((id, fid, n)): Path<(String, String, i64)>,
+) -> Result<Response, ApiError> {
+    let layer = visible_layer(&view, &id)?;
+    let (photos, staff) = visible_photos(&state, &layer, &fid).await?;
+    let no_photo = || ApiError::NotFound(format!("feature \"{fid}\" has no photo {n}"));
+    photos.iter().find(|p| p.n == n).ok_or_else(no_photo)?;
+    let (Some((source, _)), Some(editor)) = (photo_source(&layer), state.editor.clone()) else {
+        return Err(no_photo());
+    };
+    let number: i64 = fid.parse().map_err(|_| no_photo())?;
+    let found = tokio::task::spawn_blocking(move || editor.store().photo(&source, number, n))
+        .await?
+        .map_err(EditError::from)?;
+    let (media_type, bytes) = found.ok_or_else(no_photo)?;
+    // Staff photos may show people or number plates before approval: never in shared caches.
+    let cache = if staff {
+        "private, no-store"
+    } else {
+        "public, max-age=300"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, media_type),
+            (header::CACHE_CONTROL, cache.to_string()),
+        ],
+        Bytes::from(bytes),
+    )
+        .into_response())
+}
+
+/// `POST /collections/{id}/items/{fid}/photos` (multipart, `photo` parts): adds photos.
+pub async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    BaseUrl(base): BaseUrl,
+    Path((id, fid)): Path<(String, String)>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Result<Response, ApiError> {
+    let editor = super::edit::editor_for(&state, &caller, &id)?;
+    let max = state.catalog.snapshot().server.max_photo_bytes;
+    let mut photos = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        match field.name() {
+            Some("photo") => {
+                let number = photos.len() + 1;
+                photos.push(new_photo(read_photo(field, number, max).await?));
+            }
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown form field \"{other}\"; send the images as \"photo\" fields"
+                )));
+            }
+            None => return Err(ApiError::BadRequest("a form field has no name".into())),
+        }
+    }
+    if photos.is_empty() {
+        return Err(ApiError::BadRequest(
+            "no photo: send the images as multipart/form-data fields named \"photo\"".into(),
+        ));
+    }
+    let precondition = if_match(&headers, &fid)?;
+    let origin = Origin {
+        client: caller.client.0.clone(),
+        idempotency_key: None,
+    };
+    let principal = caller.principal.clone();
+    let (layer, feature) = (id.clone(), fid.clone());
+    let committed = tokio::task::spawn_blocking(move || {
+        editor.add_photos(&principal, &layer, &feature, precondition, photos, origin)
+    })
+    .await??;
+    let view = crate::access::View::new(state.catalog.snapshot(), caller.principal.clone());
+    let layer = visible_layer(&view, &id)?;
+    let (photos, staff) = visible_photos(&state, &layer, &fid).await?;
+    let list: Vec<_> = photos
+        .iter()
+        .map(|p| photo_json(&base, &id, &fid, p, staff))
+        .collect();
+    let mut response = json_response(StatusCode::CREATED, json!({ "photos": list }));
+    let version = committed.feature.as_ref().map_or(0, |f| f.version);
+    if let Ok(v) = HeaderValue::from_str(&super::edit::etag(&fid, version)) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
+}
+
+/// `PATCH /collections/{id}/items/{fid}/photos/{n}` with `{"public": true|false}`: approves a
+/// photo for the public view, or withdraws it.
+pub async fn set_public(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, fid, n)): Path<(String, String, i64)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let editor = super::edit::editor_for(&state, &caller, &id)?;
+    let doc = crate::edit::input::parse_json(&body)?;
+    let public = match doc.get("public") {
+        Some(serde_json::Value::Bool(b)) if doc.as_object().is_some_and(|o| o.len() == 1) => *b,
+        _ => {
+            return Err(ApiError::BadRequest(
+                "expected {\"public\": true} or {\"public\": false}".into(),
+            ));
+        }
+    };
+    let origin = Origin {
+        client: caller.client.0.clone(),
+        idempotency_key: None,
+    };
+    let principal = caller.principal.clone();
+    let committed = tokio::task::spawn_blocking(move || {
+        editor.set_photo_public(&principal, &id, &fid, n, public, origin)
+    })
+    .await??;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "n": n, "public": public, "version": committed.feature.map_or(0, |f| f.version) }),
+    ))
+}

@@ -1,0 +1,355 @@
+//! Residents' reports from the public map: `GET /reports` says what a report needs, `POST
+//! /reports` takes one (a category, a description, the place from the map or from the first
+//! photo's GPS, up to the layer's photo count) and answers with a receipt code, and
+//! `GET /reports/{code}` shows its status. Residents never sign in; a report is anonymous and
+//! the receipt code is the only key to it.
+
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value as Json, json};
+
+use super::identity::Caller;
+use super::photos::{multipart_error, new_photo, read_photo};
+use super::{ApiError, AppState, BaseUrl, json_response};
+use crate::catalog::Catalog;
+use crate::config::{LayerConfig, ReportsConfig};
+use crate::edit::photo::CleanPhoto;
+use crate::edit::{Origin, ResidentReport, receipt};
+use crate::layer::Value;
+
+/// Longest text field of a report form other than the description (category, lon, lat).
+const SHORT_FIELD: usize = 200;
+
+/// The reports settings and their layer, or the 404 of a town that takes no reports.
+fn settings(catalog: &Catalog) -> Result<(ReportsConfig, LayerConfig), ApiError> {
+    let none = || ApiError::NotFound("this town does not take reports on line".into());
+    let r = catalog.reports().cloned().ok_or_else(none)?;
+    let layer = catalog
+        .layers()
+        .iter()
+        .find(|l| l.meta.id == r.layer)
+        .map(|l| l.meta.clone())
+        .ok_or_else(none)?;
+    Ok((r, layer))
+}
+
+/// Largest body of `POST /reports`: every photo at its limit, and the form's text.
+pub fn body_limit(max_photos: usize, max_photo_bytes: usize) -> usize {
+    max_photos * max_photo_bytes + (64 << 10)
+}
+
+/// `GET /reports`: what a report form needs (categories, photo limits, the town's extent).
+pub async fn form(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let catalog = state.catalog.snapshot();
+    let (r, layer) = settings(&catalog)?;
+    let attr = |name: &str| layer.attributes.iter().find(|a| a.name == name);
+    let categories = attr(&r.category)
+        .map(|a| a.codes.clone())
+        .unwrap_or_default();
+    let description_max = attr(&r.description)
+        .and_then(|a| a.max_length)
+        .unwrap_or(crate::config::DEFAULT_MAX_LENGTH);
+    Ok(json_response(
+        StatusCode::OK,
+        json!({
+            "categories": categories,
+            "description": { "maxLength": description_max },
+            "photos": {
+                "max": layer.edit.as_ref().map_or(0, |e| e.photos),
+                "maxBytes": catalog.server.max_photo_bytes,
+                "types": ["image/jpeg", "image/png"],
+            },
+            "extent": catalog.server.extent,
+            "fields": {
+                "category": "one of categories",
+                "description": "what happened, in words",
+                "lon": "longitude (CRS84); optional when a photo carries its GPS position",
+                "lat": "latitude (CRS84)",
+                "photo": "up to photos.max image files",
+            },
+        }),
+    ))
+}
+
+/// A report as the form sent it.
+#[derive(Default)]
+struct Form {
+    category: Option<String>,
+    description: Option<String>,
+    lon: Option<String>,
+    lat: Option<String>,
+    photos: Vec<CleanPhoto>,
+}
+
+/// Reads the multipart form, photo by photo, refusing early what is too big.
+async fn read_form(
+    mut multipart: Multipart,
+    max_photos: usize,
+    max_bytes: usize,
+) -> Result<Form, ApiError> {
+    let mut form = Form::default();
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "photo" {
+            let number = form.photos.len() + 1;
+            if number > max_photos {
+                return Err(ApiError::BadRequest(format!(
+                    "photo: at most {max_photos} photo(s) per report"
+                )));
+            }
+            form.photos
+                .push(read_photo(field, number, max_bytes).await?);
+            continue;
+        }
+        let slot = match name.as_str() {
+            "category" => &mut form.category,
+            "description" => &mut form.description,
+            "lon" => &mut form.lon,
+            "lat" => &mut form.lat,
+            "" => return Err(ApiError::BadRequest("a form field has no name".into())),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown form field \"{}\"; a report has category, description, lon, lat and photo",
+                    other.chars().take(40).collect::<String>()
+                )));
+            }
+        };
+        if slot.is_some() {
+            return Err(ApiError::BadRequest(format!(
+                "{name}: given more than once"
+            )));
+        }
+        let text = field.text().await.map_err(multipart_error)?;
+        let limit = if name == "description" {
+            64 << 10
+        } else {
+            SHORT_FIELD
+        };
+        if text.len() > limit {
+            return Err(ApiError::BadRequest(format!(
+                "{name}: {} bytes is too long",
+                text.len()
+            )));
+        }
+        *slot = Some(text);
+    }
+    Ok(form)
+}
+
+/// A report sent as JSON (scripts, tests): no photos.
+fn json_form(body: &[u8]) -> Result<Form, ApiError> {
+    let doc = crate::edit::input::parse_json(body)?;
+    let Json::Object(map) = doc else {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object with category, description, lon and lat".into(),
+        ));
+    };
+    let mut form = Form::default();
+    for (k, v) in map {
+        let text = match &v {
+            Json::String(s) => s.clone(),
+            Json::Number(n) => n.to_string(),
+            Json::Null => continue,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "{k}: expected text or a number"
+                )));
+            }
+        };
+        match k.as_str() {
+            "category" => form.category = Some(text),
+            "description" => form.description = Some(text),
+            "lon" => form.lon = Some(text),
+            "lat" => form.lat = Some(text),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown member \"{}\"; a report has category, description, lon and lat",
+                    other.chars().take(40).collect::<String>()
+                )));
+            }
+        }
+    }
+    Ok(form)
+}
+
+fn coordinate(name: &str, text: &str) -> Result<f64, ApiError> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{name}: expected a number, got \"{}\"",
+                text.chars().take(40).collect::<String>()
+            ))
+        })
+}
+
+/// `POST /reports`: multipart/form-data (from the public map) or JSON.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    BaseUrl(base): BaseUrl,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let editor = super::edit::editor(&state)?;
+    let catalog = state.catalog.snapshot();
+    let (_, layer) = settings(&catalog)?;
+    let max_photos = layer.edit.as_ref().map_or(0, |e| e.photos);
+    let max_bytes = catalog.server.max_photo_bytes;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let form = if content_type.starts_with("multipart/form-data") {
+        let multipart = <Multipart as axum::extract::FromRequest<()>>::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("multipart/form-data: {}", e.body_text())))?;
+        read_form(multipart, max_photos, max_bytes).await?
+    } else if content_type.starts_with("application/json") {
+        let body = axum::body::to_bytes(request.into_body(), 256 << 10)
+            .await
+            .map_err(|_| {
+                ApiError::PayloadTooLarge(
+                    "a JSON report is at most 256 KB; send photos as multipart/form-data".into(),
+                )
+            })?;
+        json_form(&body)?
+    } else {
+        return Err(ApiError::UnsupportedMediaType(
+            "send the report as multipart/form-data (with photos) or application/json".into(),
+        ));
+    };
+    let category = form
+        .category
+        .ok_or_else(|| ApiError::BadRequest("category: choose what the report is about".into()))?;
+    let (lon, lat, located_by) = match (&form.lon, &form.lat) {
+        (Some(lon), Some(lat)) => (coordinate("lon", lon)?, coordinate("lat", lat)?, "map"),
+        (None, None) => match form.photos.iter().find_map(|p| p.gps) {
+            Some((lon, lat)) => (lon, lat, "photo"),
+            None => {
+                return Err(ApiError::BadRequest(
+                    "location: pick the place on the map (lon, lat) or attach a photo that recorded its position".into(),
+                ));
+            }
+        },
+        _ => return Err(ApiError::BadRequest("give lon and lat together".into())),
+    };
+    let report = ResidentReport {
+        category,
+        description: form.description.unwrap_or_default(),
+        lon,
+        lat,
+        photos: form.photos.into_iter().map(new_photo).collect(),
+    };
+    let photo_count = report.photos.len();
+    let origin = Origin {
+        client: caller.client.0.clone(),
+        idempotency_key: headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(|k| k.trim().chars().take(255).collect()),
+    };
+    let (committed, code) =
+        tokio::task::spawn_blocking(move || editor.create_report(report, origin)).await??;
+    let status = status_of(&state, committed.fid).await?;
+    let mut doc = json!({
+        "receipt": code,
+        "statusUrl": format!("{base}/reports/{code}"),
+        "photos": photo_count,
+        "located": located_by,
+        "lon": lon,
+        "lat": lat,
+    });
+    if committed.replayed {
+        // The first answer (with the code) was lost; the code cannot be shown again.
+        doc["receipt"] = Json::Null;
+        doc["statusUrl"] = Json::Null;
+        doc["note"] = json!(
+            "this report was already received; its receipt code was given with the first answer"
+        );
+    }
+    if let Json::Object(s) = status {
+        for (k, v) in s {
+            doc[k] = v;
+        }
+    }
+    Ok(json_response(StatusCode::CREATED, doc))
+}
+
+/// What a resident may see of their report: category, description, status, dates and the
+/// public note — the report layer's attributes that a public view shows, plus what they wrote.
+async fn status_of(state: &AppState, fid: i64) -> Result<Json, ApiError> {
+    let catalog = state.catalog.snapshot();
+    let (r, layer) = settings(&catalog)?;
+    let Some(l) = catalog.layers().iter().find(|l| l.meta.id == r.layer) else {
+        return Ok(Json::Null);
+    };
+    let Some(i) = l.position_of(&fid.to_string()) else {
+        return Ok(json!({ "status": null }));
+    };
+    let f = &l.features[i];
+    let public: Vec<&str> = catalog
+        .layers()
+        .iter()
+        .filter(|v| v.meta.view.as_ref().is_some_and(|v| v.of == r.layer))
+        .flat_map(|v| v.meta.attributes.iter().map(|a| a.name.as_str()))
+        .collect();
+    let status_attr = layer
+        .edit
+        .as_ref()
+        .and_then(|e| e.workflow.as_ref())
+        .map(|w| w.attribute.clone());
+    let mut properties = serde_json::Map::new();
+    for (k, a) in layer.attributes.iter().enumerate() {
+        let shown = a.name == r.category
+            || a.name == r.description
+            || Some(&a.name) == status_attr.as_ref()
+            || public.contains(&a.name.as_str());
+        if shown {
+            properties.insert(a.name.clone(), value_json(&f.properties[k]));
+        }
+    }
+    let status = status_attr
+        .and_then(|s| properties.get(&s).cloned())
+        .unwrap_or(Json::Null);
+    Ok(json!({ "status": status, "properties": properties }))
+}
+
+fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => json!(b),
+        Value::Int(i) => json!(i),
+        Value::Float(f) => json!(f),
+        Value::Str(s) => json!(s),
+        Value::Date(d) => json!(d.to_string()),
+    }
+}
+
+/// `GET /reports/{code}`: the status of the report this receipt code was given for.
+pub async fn status(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    let editor = super::edit::editor(&state)?;
+    let catalog = state.catalog.snapshot();
+    let (r, _) = settings(&catalog)?;
+    let unknown =
+        || ApiError::NotFound("no report has this receipt code; check it and try again".into());
+    receipt::canonical(&code).ok_or_else(unknown)?;
+    let hash = receipt::hash(&code);
+    let layer = r.layer.clone();
+    let fid = tokio::task::spawn_blocking(move || editor.store().by_receipt(&layer, &hash))
+        .await?
+        .map_err(crate::edit::EditError::from)?
+        .ok_or_else(unknown)?;
+    let doc = status_of(&state, fid).await?;
+    if doc.get("status").is_none_or(Json::is_null) {
+        return Err(unknown());
+    }
+    Ok(json_response(StatusCode::OK, doc))
+}

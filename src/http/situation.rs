@@ -1,0 +1,224 @@
+//! The disaster office's picture of the situation: counts of a collection's features per
+//! feature of another layer (`/summary`), and everything that matches a query as one GeoJSON
+//! or CSV file to take into a spreadsheet or a report (`/export`).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::features::{audit_read, visible_layer};
+use super::{ApiError, AppState, CurrentView, QueryPairs};
+use crate::encode::geojson::{write_collection_head, write_feature_in, write_value};
+use crate::encode::media;
+use crate::query::summary::{SummaryOf, summarize};
+use crate::query::{Format, ItemsQuery, QueryError, execute};
+
+/// Default reach of a line or point layer in `/summary`, metres.
+const DEFAULT_WITHIN_M: f64 = 30.0;
+
+/// Every feature matching the items parameters in `pairs` (no paging).
+fn select_all(
+    layer: &crate::access::LayerView,
+    pairs: &[(String, String)],
+    server: &crate::config::ServerConfig,
+) -> Result<(ItemsQuery, Vec<usize>), ApiError> {
+    for (k, _) in pairs {
+        if matches!(k.as_str(), "limit" | "offset") {
+            return Err(QueryError::new(
+                k,
+                "does not apply here: every matching feature is included",
+            )
+            .into());
+        }
+    }
+    let mut q = ItemsQuery::parse(pairs, layer, server, Format::Json)?;
+    q.limit = usize::MAX;
+    q.offset = 0;
+    let page = execute(layer, &q);
+    Ok((q, page.indices))
+}
+
+/// `GET /collections/{id}/summary?by=…[&group=…][&split=…][&within=…]` plus any items
+/// parameters (bbox, filter, attribute=value) choosing what is counted.
+pub async fn summary(
+    State(state): State<AppState>,
+    CurrentView { view, caller }: CurrentView,
+    Path(id): Path<String>,
+    QueryPairs { mut pairs, .. }: QueryPairs,
+) -> Result<Response, ApiError> {
+    let layer = visible_layer(&view, &id)?;
+    let mut take = |name: &str| -> Result<Option<String>, ApiError> {
+        let found: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect();
+        pairs.retain(|(k, _)| k != name);
+        match found.len() {
+            0 => Ok(None),
+            1 => Ok(found.into_iter().next()),
+            _ => Err(QueryError::new(name, "given more than once").into()),
+        }
+    };
+    let by_id = take("by")?.ok_or_else(|| {
+        ApiError::from(QueryError::new(
+            "by",
+            "name the layer to count by, e.g. by=flood-zones",
+        ))
+    })?;
+    let group = take("group")?;
+    let split = take("split")?;
+    let within = match take("within")? {
+        None => DEFAULT_WITHIN_M,
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|m| m.is_finite() && *m > 0.0 && *m <= 10_000.0)
+            .ok_or_else(|| {
+                ApiError::from(QueryError::new(
+                    "within",
+                    format!("expected metres between 0 and 10000, got \"{v}\""),
+                ))
+            })?,
+    };
+    // A hidden layer or attribute is refused exactly like one that does not exist.
+    let by = view.layer(&by_id).ok_or_else(|| {
+        ApiError::from(QueryError::new("by", format!("no collection \"{by_id}\"")))
+    })?;
+    let group_attr = match &group {
+        None => None,
+        Some(name) => Some(by.attribute(name).map(|(a, _)| a).ok_or_else(|| {
+            ApiError::from(QueryError::new(
+                "group",
+                format!("collection \"{by_id}\" has no attribute \"{name}\""),
+            ))
+        })?),
+    };
+    let split_attr = match &split {
+        None => None,
+        Some(name) => Some(layer.attribute(name).map(|(a, _)| a).ok_or_else(|| {
+            ApiError::from(QueryError::new(
+                "split",
+                format!("collection \"{id}\" has no attribute \"{name}\""),
+            ))
+        })?),
+    };
+    let (_, selected) = select_all(&layer, &pairs, view.server())?;
+    let mut touched: Vec<_> = split_attr.into_iter().collect();
+    touched.extend(layer.visible().iter().copied());
+    audit_read(&state, &caller, &layer, &touched, || {
+        format!("summary by {by_id}")
+    })
+    .await?;
+    audit_read(
+        &state,
+        &caller,
+        &by,
+        &group_attr.into_iter().collect::<Vec<_>>(),
+        || format!("summary of {id}"),
+    )
+    .await?;
+    let s = summarize(&SummaryOf {
+        counted: &layer,
+        selected: &selected,
+        by: &by,
+        group: group_attr,
+        within_m: within,
+        split: split_attr,
+    });
+    let groups: Vec<_> = s
+        .groups
+        .iter()
+        .map(|g| {
+            let mut key = Vec::new();
+            write_value(&mut key, &g.key);
+            let key: serde_json::Value =
+                serde_json::from_slice(&key).unwrap_or(serde_json::Value::Null);
+            let mut doc = json!({ "key": key, "count": g.count });
+            if split_attr.is_some() {
+                doc["split"] = json!(g.split);
+            }
+            doc
+        })
+        .collect();
+    let doc = json!({
+        "collection": id,
+        "by": by_id,
+        "group": group,
+        "split": split,
+        "withinMetres": within,
+        "total": s.total,
+        "outside": s.outside,
+        "groups": groups,
+    });
+    Ok(super::json_response(axum::http::StatusCode::OK, doc))
+}
+
+/// `GET /collections/{id}/export?format=geojson|csv` plus items parameters: every matching
+/// feature as a file download.
+pub async fn export(
+    State(state): State<AppState>,
+    CurrentView { view, caller }: CurrentView,
+    Path(id): Path<String>,
+    QueryPairs { mut pairs, .. }: QueryPairs,
+) -> Result<Response, ApiError> {
+    let layer = visible_layer(&view, &id)?;
+    let formats: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "format")
+        .map(|(_, v)| v.clone())
+        .collect();
+    pairs.retain(|(k, _)| k != "format");
+    let csv = match formats.as_slice() {
+        [] => false,
+        [f] if f == "geojson" => false,
+        [f] if f == "csv" => true,
+        [f] => {
+            return Err(
+                QueryError::new("format", format!("expected geojson or csv, got \"{f}\"")).into(),
+            );
+        }
+        _ => return Err(QueryError::new("format", "given more than once").into()),
+    };
+    let (q, indices) = select_all(&layer, &pairs, view.server())?;
+    let attrs = q.output_attrs(&layer).to_vec();
+    audit_read(&state, &caller, &layer, &attrs, || {
+        format!("export {} features", indices.len())
+    })
+    .await?;
+    let stamp = crate::edit::today_in_japan().format("%Y%m%d");
+    let (body, kind, ext) = if csv {
+        let l = layer.clone();
+        let body =
+            tokio::task::spawn_blocking(move || crate::encode::csv::write(&l, &indices, &attrs))
+                .await?
+                .map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
+        (body, "text/csv; charset=utf-8", "csv")
+    } else {
+        let l = layer.clone();
+        let crs = q.crs;
+        let body = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(indices.len() * 256 + 256);
+            write_collection_head(&mut out, Some(indices.len()), indices.len(), &[])?;
+            for (n, &i) in indices.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                write_feature_in(&mut out, &l, i, &attrs, None, crs);
+            }
+            out.extend_from_slice(b"]}");
+            Ok::<_, serde_json::Error>(out)
+        })
+        .await??;
+        (body, media::GEOJSON, "geojson")
+    };
+    let mut response = ([(header::CONTENT_TYPE, kind)], body).into_response();
+    let disposition = format!("attachment; filename=\"{id}-{stamp}.{ext}\"");
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,702 @@
+//! Editable layers through OGC API – Features Part 4, in process over the sample catalog with a
+//! real GeoPackage in a temporary folder: the edit life cycle with its history and restore,
+//! two editors on one feature, and bad input that must leave the store as it was.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use machimap::auth::{Actor, Auth, Clock};
+use machimap::catalog::{Catalog, LiveCatalog};
+use machimap::config::SecurityConfig;
+use machimap::edit::Editor;
+use machimap::edit::gpkg::GeoPackage;
+use machimap::edit::store::EditStore;
+use machimap::http::{AppState, router};
+use machimap::store::Store;
+use serde_json::{Value as Json, json};
+
+use common::sample::{exchange, header_text};
+
+/// A server over the sample catalog with an empty edit store and three staff users.
+struct Town {
+    _dir: tempfile::TempDir,
+    app: Router,
+    edits: Arc<GeoPackage>,
+    /// Bearer tokens: a disaster-office clerk, a second clerk, a water engineer, an admin.
+    sato: String,
+    suzuki: String,
+    mizuno: String,
+    kanri: String,
+}
+
+fn town() -> Town {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let edits = Arc::new(GeoPackage::open(&dir.path().join("edits.gpkg")).expect("gpkg"));
+    let (catalog, _) = Catalog::load_with(&data, Some(edits.as_ref() as &dyn EditStore))
+        .unwrap_or_else(|e| panic!("{:?}", e.lines()));
+    let live = Arc::new(LiveCatalog::new(catalog));
+    let editor = Arc::new(Editor::new(
+        Arc::clone(&edits) as Arc<dyn EditStore>,
+        Arc::clone(&live),
+    ));
+    let store = Arc::new(Store::in_memory().expect("store"));
+    let security = SecurityConfig {
+        public_requests_per_minute: 0,
+        ..SecurityConfig::default()
+    };
+    let state = AppState::with_settings(live, Arc::clone(&store), security, Clock::System)
+        .expect("state")
+        .with_editor(editor);
+    let auth = Auth::new(store, Clock::System, Default::default()).expect("auth");
+    let actor = Actor {
+        name: "test",
+        client: "test",
+    };
+    let token = |name: &str, roles: &[&str]| {
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        auth.add_user(actor, name, "危機管理課", &roles, "a long test password")
+            .expect("user");
+        auth.login(name, "a long test password", "test")
+            .expect("login")
+            .token
+    };
+    Town {
+        sato: token("sato", &["staff", "disaster"]),
+        suzuki: token("suzuki", &["staff", "disaster"]),
+        mizuno: token("mizuno", &["staff", "water"]),
+        kanri: token("kanri", &["staff", "admin"]),
+        app: router(state),
+        edits,
+        _dir: dir,
+    }
+}
+
+impl Town {
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (StatusCode, HeaderMap, String) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::HOST, "machimap.test");
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        exchange(&self.app, req.body(Body::from(body)).expect("request")).await
+    }
+
+    async fn json(
+        &self,
+        method: Method,
+        uri: &str,
+        token: &str,
+        if_match: Option<&str>,
+        body: &Json,
+    ) -> (StatusCode, HeaderMap, String) {
+        let mut headers = vec![("content-type", "application/geo+json")];
+        if let Some(m) = if_match {
+            headers.push(("if-match", m));
+        }
+        self.send(
+            method,
+            uri,
+            Some(token),
+            &headers,
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    /// What the store holds: every feature of every editable layer and the log's end. Bad
+    /// requests must leave this exactly as it was.
+    fn state(&self) -> (Vec<String>, i64) {
+        let mut all = Vec::new();
+        for layer in ["damage-reports", "inspections"] {
+            for f in self.edits.features(layer).expect("features") {
+                all.push(format!("{layer} {f:?}"));
+                for p in self.edits.photos(layer, f.fid).expect("photos") {
+                    all.push(format!("{layer} {} photo {p:?}", f.fid));
+                }
+            }
+        }
+        (all, self.edits.last_seq().expect("seq"))
+    }
+}
+
+fn report(category: &str, text: &str, lon: f64, lat: f64) -> Json {
+    json!({
+        "type": "Feature",
+        "geometry": { "type": "Point", "coordinates": [lon, lat] },
+        "properties": { "種別": category, "内容": text },
+    })
+}
+
+fn doc(body: &str) -> Json {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// The `description` of an error document; empty for other bodies (a bare 413).
+fn description(body: &str) -> String {
+    serde_json::from_str::<Json>(body)
+        .ok()
+        .and_then(|d| d["description"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+const REPORTS: &str = "/collections/damage-reports/items";
+
+#[tokio::test]
+async fn a_feature_lives_through_create_change_delete_and_restore_with_its_history() {
+    let t = town();
+    let (status, headers, body) = t
+        .json(
+            Method::POST,
+            REPORTS,
+            &t.sato,
+            None,
+            &report("道路損傷", "穴", 139.1, 36.01),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let location = header_text(&headers, header::LOCATION);
+    assert!(
+        location.ends_with("/collections/damage-reports/items/1"),
+        "{location}"
+    );
+    let created = doc(&body);
+    assert_eq!(
+        created["properties"]["状況"], "受付",
+        "a new report starts as 受付"
+    );
+    assert_eq!(created["properties"]["更新者"], "sato");
+    let item = "/collections/damage-reports/items/1";
+
+    // The ETag of the create is the one GET gives, and the store holds what was sent.
+    let (status, headers, body) = t.send(Method::GET, item, Some(&t.sato), &[], vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let etag = header_text(&headers, header::ETAG);
+    assert_eq!(etag, "\"1-1\"");
+    assert_eq!(doc(&body)["geometry"]["coordinates"], json!([139.1, 36.01]));
+    let stored = t.edits.features("damage-reports").expect("features");
+    assert_eq!(stored.len(), 1);
+
+    // PUT replaces what the editor sees; the server-set values stand.
+    let mut replaced = report("河川", "川があふれそう", 139.11, 36.02);
+    replaced["properties"]["状況"] = json!("対応中");
+    let (status, headers, body) = t
+        .json(Method::PUT, item, &t.sato, Some(&etag), &replaced)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let etag = header_text(&headers, header::ETAG);
+    assert_eq!(etag, "\"1-2\"");
+    assert_eq!(doc(&body)["properties"]["種別"], "河川");
+    assert_eq!(
+        doc(&body)["properties"]["受付日"],
+        created["properties"]["受付日"]
+    );
+
+    // PATCH merges; the public view now shows the report, without what the reporter wrote.
+    let patch = json!({ "properties": { "状況": "完了", "対応内容": "土のうを設置" } });
+    let (status, headers, body) = t
+        .send(
+            Method::PATCH,
+            item,
+            Some(&t.suzuki),
+            &[
+                ("content-type", "application/merge-patch+json"),
+                ("if-match", &etag),
+            ],
+            patch.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        doc(&body)["properties"]["内容"],
+        "川があふれそう",
+        "untouched by the patch"
+    );
+    assert_eq!(doc(&body)["properties"]["更新者"], "suzuki");
+    let etag = header_text(&headers, header::ETAG);
+    let (_, _, public) = t
+        .send(
+            Method::GET,
+            "/collections/reports-public/items",
+            None,
+            &[],
+            vec![],
+        )
+        .await;
+    let public = doc(&public);
+    assert_eq!(public["numberMatched"], 1, "{public}");
+    let props = &public["features"][0]["properties"];
+    assert_eq!(props["対応内容"], "土のうを設置");
+    assert!(
+        props.get("内容").is_none() && props.get("更新者").is_none(),
+        "{props}"
+    );
+
+    // DELETE, then the feature is gone from items, the index and the public view.
+    let (status, _, body) = t
+        .send(
+            Method::DELETE,
+            item,
+            Some(&t.sato),
+            &[("if-match", &etag)],
+            vec![],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, _, _) = t.send(Method::GET, item, Some(&t.sato), &[], vec![]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, _, body) = t
+        .send(
+            Method::GET,
+            &format!("{REPORTS}?bbox=139.1,36.0,139.12,36.03"),
+            Some(&t.sato),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(doc(&body)["numberMatched"], 0);
+
+    // Only an admin sees what was deleted and brings it back, as it was.
+    let (status, _, _) = t
+        .send(
+            Method::GET,
+            "/admin/deleted/damage-reports",
+            Some(&t.sato),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, body) = t
+        .send(
+            Method::GET,
+            "/admin/deleted/damage-reports",
+            Some(&t.kanri),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc(&body)["deleted"][0]["featureId"], 1, "{body}");
+    let (status, _, body) = t
+        .send(
+            Method::POST,
+            "/admin/deleted/damage-reports/1/restore",
+            Some(&t.kanri),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = t.send(Method::GET, item, Some(&t.sato), &[], vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc(&body)["properties"]["対応内容"], "土のうを設置");
+
+    // Every change is in the history, with who made it and the states before and after.
+    let (_, _, body) = t
+        .send(
+            Method::GET,
+            "/admin/history/damage-reports/1",
+            Some(&t.kanri),
+            &[],
+            vec![],
+        )
+        .await;
+    let history = doc(&body)["history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ops: Vec<&str> = history.iter().filter_map(|e| e["op"].as_str()).collect();
+    assert_eq!(ops, ["create", "update", "update", "delete", "restore"]);
+    let actors: Vec<&str> = history.iter().filter_map(|e| e["actor"].as_str()).collect();
+    assert_eq!(actors, ["sato", "sato", "suzuki", "sato", "kanri"]);
+    assert_eq!(history[1]["before"]["properties"]["種別"], "道路損傷");
+    assert_eq!(history[1]["after"]["properties"]["種別"], "河川");
+    assert!(history[3]["after"].is_null());
+
+    // A new feature never takes the deleted one's id.
+    let (_, headers, _) = t
+        .json(
+            Method::POST,
+            REPORTS,
+            &t.sato,
+            None,
+            &report("公園", "遊具", 139.1, 36.0),
+        )
+        .await;
+    assert!(header_text(&headers, header::LOCATION).ends_with("/items/2"));
+}
+
+#[tokio::test]
+async fn of_two_editors_on_one_feature_the_second_gets_412_and_nothing_is_lost() {
+    let t = town();
+    let (_, headers, _) = t
+        .json(
+            Method::POST,
+            REPORTS,
+            &t.sato,
+            None,
+            &report("道路損傷", "段差", 139.1, 36.01),
+        )
+        .await;
+    let item = header_text(&headers, header::LOCATION).replace("http://machimap.test", "");
+    // Both read the same version.
+    let (_, h1, _) = t.send(Method::GET, &item, Some(&t.sato), &[], vec![]).await;
+    let (_, h2, _) = t
+        .send(Method::GET, &item, Some(&t.suzuki), &[], vec![])
+        .await;
+    let (e1, e2) = (
+        header_text(&h1, header::ETAG),
+        header_text(&h2, header::ETAG),
+    );
+    assert_eq!(e1, e2);
+    let patch = |text: &str| json!({ "properties": { "対応内容": text } });
+    let (status, _, body) = t
+        .json(
+            Method::PATCH,
+            &item,
+            &t.sato,
+            Some(&e1),
+            &patch("職員が確認"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = t
+        .json(
+            Method::PATCH,
+            &item,
+            &t.suzuki,
+            Some(&e2),
+            &patch("業者に連絡"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    assert!(
+        description(&body).contains("has changed since you read it"),
+        "{body}"
+    );
+    // The first edit stands, in the index and in the store.
+    let (_, h, body) = t
+        .send(Method::GET, &item, Some(&t.suzuki), &[], vec![])
+        .await;
+    assert_eq!(doc(&body)["properties"]["対応内容"], "職員が確認");
+    let stored = t.edits.features("damage-reports").expect("features");
+    assert_eq!(stored[0].version, 2);
+    // Without If-Match a change is refused rather than made blind.
+    let (status, _, _) = t
+        .json(Method::PATCH, &item, &t.suzuki, None, &patch("業者に連絡"))
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_REQUIRED);
+    // Re-reading and reapplying works; both changes are in the history.
+    let fresh = header_text(&h, header::ETAG);
+    let (status, _, _) = t
+        .json(
+            Method::PATCH,
+            &item,
+            &t.suzuki,
+            Some(&fresh),
+            &patch("職員が確認、業者に連絡"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let fid = item
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("fid");
+    let history = t.edits.history("damage-reports", fid).expect("history");
+    let notes: Vec<Json> = history
+        .iter()
+        .filter_map(|e| {
+            e.after
+                .as_ref()
+                .map(|a| a["properties"]["対応内容"].clone())
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            Json::Null,
+            json!("職員が確認"),
+            json!("職員が確認、業者に連絡")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
+    let t = town();
+    let (status, _, _) = t
+        .json(
+            Method::POST,
+            REPORTS,
+            &t.sato,
+            None,
+            &report("道路損傷", "既存", 139.1, 36.01),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let before = t.state();
+    let huge = "あ".repeat(1001);
+    let mut unknown = report("道路損傷", "x", 139.1, 36.01);
+    unknown["properties"]["色"] = json!("赤");
+    let mut wrong_type = report("道路損傷", "x", 139.1, 36.01);
+    wrong_type["properties"]["内容"] = json!(12);
+    let cases: Vec<(&str, Vec<u8>, &str, StatusCode, &str)> = vec![
+        (
+            "wrong geometry type",
+            json!({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[139.1, 36.0], [139.11, 36.0]]}, "properties": {"種別": "道路損傷"}}).to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "this layer holds Point geometries, got LineString",
+        ),
+        (
+            "point outside the town",
+            report("道路損傷", "x", 135.5, 34.7).to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "outside the town",
+        ),
+        (
+            "latitude and longitude swapped",
+            report("道路損傷", "x", 36.01, 139.1).to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "geometry",
+        ),
+        (
+            "malformed JSON",
+            b"{\"type\": \"Feature\", \"geometry\": ".to_vec(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "not valid JSON: line 1, column 32",
+        ),
+        (
+            "unknown field",
+            unknown.to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "unknown attribute \"色\"",
+        ),
+        (
+            "huge string",
+            report("道路損傷", &huge, 139.1, 36.01).to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "1001 characters is longer than the limit of 1000",
+        ),
+        (
+            "value outside the code list",
+            report("落書き", "x", 139.1, 36.01).to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "\"落書き\" is not one of the codes",
+        ),
+        (
+            "missing required value",
+            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [139.1, 36.0]}, "properties": {"内容": "x"}}).to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "properties.種別: a value is required",
+        ),
+        (
+            "wrong value type",
+            wrong_type.to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "properties.内容: expected text, got a number",
+        ),
+        (
+            "a FeatureCollection",
+            json!({"type": "FeatureCollection", "features": []}).to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "expected \"Feature\"",
+        ),
+        (
+            "not JSON at all",
+            b"category=road".to_vec(),
+            "application/x-www-form-urlencoded",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type: expected application/geo+json",
+        ),
+        (
+            "a body over the limit",
+            vec![b' '; 2 << 20],
+            "application/geo+json",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "",
+        ),
+    ];
+    for (what, body, content_type, want, message) in cases {
+        let (status, _, text) = t
+            .send(
+                Method::POST,
+                REPORTS,
+                Some(&t.sato),
+                &[("content-type", content_type)],
+                body,
+            )
+            .await;
+        assert_eq!(status, want, "{what}: {text}");
+        assert!(description(&text).contains(message), "{what}: {text}");
+        assert_eq!(t.state(), before, "{what} changed the store");
+    }
+    // The same checks hold on PUT and PATCH of the existing feature.
+    let item = "/collections/damage-reports/items/1";
+    let (status, _, text) = t
+        .json(
+            Method::PUT,
+            item,
+            &t.sato,
+            Some("\"1-1\""),
+            &report("道路損傷", &huge, 139.1, 36.01),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    let (status, _, text) = t
+        .json(
+            Method::PATCH,
+            item,
+            &t.sato,
+            Some("\"1-1\""),
+            &json!({"geometry": {"type": "Point", "coordinates": [140.0, 36.0]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    // Residents and staff without the role cannot write; hidden layers answer 404.
+    let (status, _, _) = t
+        .send(
+            Method::POST,
+            REPORTS,
+            None,
+            &[("content-type", "application/geo+json")],
+            report("道路損傷", "x", 139.1, 36.01)
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the reports layer is internal"
+    );
+    let (status, _, _) = t
+        .send(
+            Method::DELETE,
+            item,
+            Some(&t.mizuno),
+            &[("if-match", "\"1-1\"")],
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "only disaster staff and admins delete"
+    );
+    let (status, _, _) = t
+        .json(
+            Method::POST,
+            "/collections/zoning/items",
+            &t.sato,
+            None,
+            &report("道路損傷", "x", 139.1, 36.01),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "file layers are read-only"
+    );
+    assert_eq!(t.state(), before, "refused writes changed the store");
+}
+
+#[tokio::test]
+async fn an_inspection_is_recorded_against_a_feature_of_another_layer() {
+    let t = town();
+    let (_, _, valves) = t
+        .send(
+            Method::GET,
+            "/collections/water-valves/items?limit=1",
+            Some(&t.mizuno),
+            &[],
+            vec![],
+        )
+        .await;
+    let valves = doc(&valves);
+    let valve = &valves["features"][0];
+    let valve_id = match &valve["id"] {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let record = |target: &str| {
+        json!({
+            "type": "Feature",
+            "geometry": null,
+            "properties": {
+                "対象レイヤ": "water-valves", "対象ID": target,
+                "種別": "点検", "実施日": "2026-11-20", "結果": "異常なし",
+            },
+        })
+    };
+    let (status, _, body) = t
+        .json(
+            Method::POST,
+            "/collections/inspections/items",
+            &t.mizuno,
+            None,
+            &record(&valve_id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let created = doc(&body);
+    // Without a geometry the record stands at the valve it is about.
+    assert_eq!(
+        created["geometry"]["coordinates"],
+        valve["geometry"]["coordinates"]
+    );
+    assert_eq!(created["properties"]["記録者"], "mizuno");
+    let (status, _, body) = t
+        .json(
+            Method::POST,
+            "/collections/inspections/items",
+            &t.mizuno,
+            None,
+            &record("V-NO-SUCH"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        description(&body).contains("has no feature \"V-NO-SUCH\""),
+        "{body}"
+    );
+    // Disaster staff may not see the inspections layer at all.
+    let (status, _, _) = t
+        .json(
+            Method::POST,
+            "/collections/inspections/items",
+            &t.sato,
+            None,
+            &record(&valve_id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
