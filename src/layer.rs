@@ -75,6 +75,30 @@ impl Value {
     }
 }
 
+impl Value {
+    /// The value as JSON (dates as `YYYY-MM-DD`).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Int(i) => (*i).into(),
+            Value::Float(f) => serde_json::json!(f),
+            Value::Str(s) => serde_json::Value::String(s.to_string()),
+            Value::Date(d) => d.format("%Y-%m-%d").to_string().into(),
+        }
+    }
+
+    /// The value as plain text, as a spreadsheet cell or a group key shows it: empty for
+    /// null, text without quotes.
+    pub fn text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Str(s) => s.to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -670,18 +670,6 @@ fn value_to_sql(v: &Value) -> SqlValue {
     }
 }
 
-/// A value as JSON for the history (dates as `YYYY-MM-DD`).
-fn value_json(v: &Value) -> Json {
-    match v {
-        Value::Null => Json::Null,
-        Value::Bool(b) => json!(b),
-        Value::Int(i) => json!(i),
-        Value::Float(f) => json!(f),
-        Value::Str(s) => json!(s),
-        Value::Date(d) => json!(d.format("%Y-%m-%d").to_string()),
-    }
-}
-
 /// A history JSON value back as a value of `kind`.
 fn value_from_json(j: &Json, kind: AttrType) -> Option<Value> {
     Some(match (j, kind) {
@@ -948,7 +936,7 @@ fn feature_json(
         .columns
         .iter()
         .zip(&f.properties)
-        .map(|((name, _), v)| (name.clone(), value_json(v)))
+        .map(|((name, _), v)| (name.clone(), v.to_json()))
         .collect();
     let photos: Vec<Json> = photos
         .iter()

@@ -7,18 +7,9 @@ use geo::{Geometry, InteriorPoint};
 use wkt::ToWkt;
 
 use crate::access::{LayerView, VisibleAttr};
-use crate::layer::Value;
 
 /// The UTF-8 byte-order mark.
 pub const BOM: &[u8] = "\u{feff}".as_bytes();
-
-fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::Str(s) => s.to_string(),
-        other => other.to_string(),
-    }
-}
 
 /// Writes features `indices` of `layer` with attributes `attrs`.
 pub fn write(
@@ -42,7 +33,7 @@ pub fn write(
                 other => other.interior_point(),
             };
             let mut row = vec![layer.feature_id(i).to_string()];
-            row.extend(attrs.iter().map(|a| cell(layer.value(i, *a))));
+            row.extend(attrs.iter().map(|a| layer.value(i, *a).text()));
             row.push(point.map(|p| format!("{:.7}", p.x())).unwrap_or_default());
             row.push(point.map(|p| format!("{:.7}", p.y())).unwrap_or_default());
             row.push(g.wkt_string());

@@ -3,21 +3,8 @@
 use serde_json::{Value as Json, json};
 
 use super::Link;
-use crate::layer::Value;
 use crate::query::location::SectionReport;
 use crate::query::nearest::Place;
-
-/// A property value as JSON (dates as `YYYY-MM-DD`).
-pub fn value_json(v: &Value) -> Json {
-    match v {
-        Value::Null => Json::Null,
-        Value::Bool(b) => json!(b),
-        Value::Int(i) => json!(i),
-        Value::Float(f) => json!(f),
-        Value::Str(s) => json!(s),
-        Value::Date(d) => json!(d.format("%Y-%m-%d").to_string()),
-    }
-}
 
 /// Metres rounded to the centimetre.
 pub fn metres(d: f64) -> f64 {
@@ -44,7 +31,7 @@ pub fn report_json(place: Place, sections: &[SectionReport<'_>], links: &[Link])
                                 "name": attr.name,
                                 "label_ja": attr.label_ja,
                                 "label_en": attr.label_en,
-                                "value": value_json(s.layer.value(h.index, a)),
+                                "value": s.layer.value(h.index, a).to_json(),
                             })
                         })
                         .collect();

@@ -16,7 +16,6 @@ use crate::catalog::Catalog;
 use crate::config::{LayerConfig, ReportsConfig};
 use crate::edit::photo::CleanPhoto;
 use crate::edit::{Origin, ResidentReport, receipt};
-use crate::layer::Value;
 
 /// Longest text field of a report form other than the description (category, lon, lat).
 const SHORT_FIELD: usize = 200;
@@ -310,24 +309,13 @@ async fn status_of(state: &AppState, fid: i64) -> Result<Json, ApiError> {
             || Some(&a.name) == status_attr.as_ref()
             || public.contains(&a.name.as_str());
         if shown {
-            properties.insert(a.name.clone(), value_json(&f.properties[k]));
+            properties.insert(a.name.clone(), f.properties[k].to_json());
         }
     }
     let status = status_attr
         .and_then(|s| properties.get(&s).cloned())
         .unwrap_or(Json::Null);
     Ok(json!({ "status": status, "properties": properties }))
-}
-
-fn value_json(v: &Value) -> Json {
-    match v {
-        Value::Null => Json::Null,
-        Value::Bool(b) => json!(b),
-        Value::Int(i) => json!(i),
-        Value::Float(f) => json!(f),
-        Value::Str(s) => json!(s),
-        Value::Date(d) => json!(d.to_string()),
-    }
 }
 
 /// `GET /reports/{code}`: the status of the report this receipt code was given for.

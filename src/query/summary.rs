@@ -67,15 +67,6 @@ fn is_area(g: &Geometry<f64>) -> bool {
     )
 }
 
-/// Text of a value for split keys.
-fn text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::Str(s) => s.to_string(),
-        other => other.to_string(),
-    }
-}
-
 /// Counts `s.selected` features of `s.counted` per feature (or group) of `s.by`.
 pub fn summarize(s: &SummaryOf) -> Summary {
     let areas = !s.by.is_empty() && (0..s.by.len()).all(|i| is_area(s.by.geometry(i)));
@@ -136,7 +127,7 @@ pub fn summarize(s: &SummaryOf) -> Summary {
             let g = &mut groups[at];
             g.count += 1;
             if let Some(a) = s.split {
-                *g.split.entry(text(s.counted.value(i, a))).or_insert(0) += 1;
+                *g.split.entry(s.counted.value(i, a).text()).or_insert(0) += 1;
             }
         }
         if seen.is_empty() {
