@@ -532,16 +532,23 @@ impl Editor {
             }
             (None, Err(_)) => {}
         }
-        let rebuilt =
-            Layer::from_features(layer.meta.clone(), features).and_then(|l| catalog.with_layer(l));
-        match rebuilt {
-            Ok(c) => self.live.replace(c),
+        if let Err(e) = self.swap_in(&catalog, &layer.meta, features) {
             // The change is durable; only the served copy is behind. Read the layer afresh.
-            Err(e) => {
-                tracing::error!(layer = id, error = %e, "cannot apply a commit in memory; reloading the layer");
-                self.reread(&catalog, &layer.meta);
-            }
+            tracing::error!(layer = id, error = %e, "cannot apply a commit in memory; reloading the layer");
+            self.reread(&catalog, &layer.meta);
         }
+    }
+
+    /// Serves `catalog` with layer `meta` holding `features` (and its views rebuilt).
+    fn swap_in(
+        &self,
+        catalog: &Catalog,
+        meta: &LayerConfig,
+        features: Vec<Feature>,
+    ) -> Result<(), crate::layer::BuildError> {
+        let layer = Layer::from_features(meta.clone(), features)?;
+        self.live.replace(catalog.with_layer(layer)?);
+        Ok(())
     }
 
     fn reread(&self, catalog: &Catalog, meta: &LayerConfig) {
@@ -552,9 +559,8 @@ impl Editor {
                 return;
             }
         };
-        match Layer::from_features(meta.clone(), features).and_then(|l| catalog.with_layer(l)) {
-            Ok(c) => self.live.replace(c),
-            Err(e) => tracing::error!(layer = %meta.id, error = %e, "cannot rebuild the layer"),
+        if let Err(e) = self.swap_in(catalog, meta, features) {
+            tracing::error!(layer = %meta.id, error = %e, "cannot rebuild the layer");
         }
     }
 }

@@ -25,9 +25,7 @@ fn settings(catalog: &Catalog) -> Result<(ReportsConfig, LayerConfig), ApiError>
     let none = || ApiError::NotFound("this town does not take reports on line".into());
     let r = catalog.reports().cloned().ok_or_else(none)?;
     let layer = catalog
-        .layers()
-        .iter()
-        .find(|l| l.meta.id == r.layer)
+        .layer(&r.layer)
         .map(|l| l.meta.clone())
         .ok_or_else(none)?;
     Ok((r, layer))
@@ -284,7 +282,7 @@ pub async fn create(
 async fn status_of(state: &AppState, fid: i64) -> Result<Json, ApiError> {
     let catalog = state.catalog.snapshot();
     let (r, layer) = settings(&catalog)?;
-    let Some(l) = catalog.layers().iter().find(|l| l.meta.id == r.layer) else {
+    let Some(l) = catalog.layer(&r.layer) else {
         return Ok(Json::Null);
     };
     let Some(i) = l.position_of(&fid.to_string()) else {
