@@ -17,6 +17,20 @@ use crate::query::{Format, ItemsQuery, QueryError, execute};
 /// Default reach of a line or point layer in `/summary`, metres.
 const DEFAULT_WITHIN_M: f64 = 30.0;
 
+/// Removes parameter `name` from `pairs` and returns its value; given twice is an error.
+fn take(pairs: &mut Vec<(String, String)>, name: &str) -> Result<Option<String>, QueryError> {
+    let mut found = pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.clone());
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(QueryError::new(name, "given more than once"));
+    }
+    pairs.retain(|(k, _)| k != name);
+    Ok(first)
+}
+
 /// Every feature matching the items parameters in `pairs` (no paging).
 fn select_all(
     layer: &crate::access::LayerView,
@@ -48,28 +62,15 @@ pub async fn summary(
     QueryPairs { mut pairs, .. }: QueryPairs,
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
-    let mut take = |name: &str| -> Result<Option<String>, ApiError> {
-        let found: Vec<String> = pairs
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .collect();
-        pairs.retain(|(k, _)| k != name);
-        match found.len() {
-            0 => Ok(None),
-            1 => Ok(found.into_iter().next()),
-            _ => Err(QueryError::new(name, "given more than once").into()),
-        }
-    };
-    let by_id = take("by")?.ok_or_else(|| {
+    let by_id = take(&mut pairs, "by")?.ok_or_else(|| {
         ApiError::from(QueryError::new(
             "by",
             "name the layer to count by, e.g. by=flood-zones",
         ))
     })?;
-    let group = take("group")?;
-    let split = take("split")?;
-    let within = match take("within")? {
+    let group = take(&mut pairs, "group")?;
+    let split = take(&mut pairs, "split")?;
+    let within = match take(&mut pairs, "within")? {
         None => DEFAULT_WITHIN_M,
         Some(v) => v
             .parse::<f64>()
@@ -164,22 +165,14 @@ pub async fn export(
     QueryPairs { mut pairs, .. }: QueryPairs,
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
-    let formats: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k == "format")
-        .map(|(_, v)| v.clone())
-        .collect();
-    pairs.retain(|(k, _)| k != "format");
-    let csv = match formats.as_slice() {
-        [] => false,
-        [f] if f == "geojson" => false,
-        [f] if f == "csv" => true,
-        [f] => {
+    let csv = match take(&mut pairs, "format")?.as_deref() {
+        None | Some("geojson") => false,
+        Some("csv") => true,
+        Some(f) => {
             return Err(
                 QueryError::new("format", format!("expected geojson or csv, got \"{f}\"")).into(),
             );
         }
-        _ => return Err(QueryError::new("format", "given more than once").into()),
     };
     let (q, indices) = select_all(&layer, &pairs, view.server())?;
     let attrs = q.output_attrs(&layer).to_vec();
