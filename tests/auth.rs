@@ -850,7 +850,8 @@ impl Drop for Server {
 
 fn machimap(store: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_machimap"));
-    c.env("MACHIMAP_STORE", store);
+    c.env("MACHIMAP_STORE", store)
+        .env("MACHIMAP_EDITS", store.with_file_name("edits.gpkg"));
     c
 }
 

@@ -23,6 +23,7 @@ impl Server {
             .args(["serve", "--bind", "127.0.0.1:0", "--data"])
             .arg(data)
             .env("MACHIMAP_STORE", store.path().join("store.sqlite"))
+            .env("MACHIMAP_EDITS", store.path().join("edits.gpkg"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -143,6 +143,7 @@ fn cli_refuses(dir: &Path, expect: &str) {
         .args(["serve", "--bind", "127.0.0.1:0", "--data"])
         .arg(dir)
         .env("MACHIMAP_STORE", store.path().join("store.sqlite"))
+        .env("MACHIMAP_EDITS", store.path().join("edits.gpkg"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

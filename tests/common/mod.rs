@@ -5,6 +5,7 @@
 pub mod geojson;
 pub mod gsi;
 pub mod sample;
+pub mod server;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
