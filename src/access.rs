@@ -12,6 +12,7 @@ use geo::{Geometry, Rect};
 
 use crate::catalog::Catalog;
 use crate::config::{LayerConfig, LocationSection, ServerConfig};
+use crate::edit::store::PastState;
 use crate::layer::{Attribute, FeatureId, Layer, Value};
 
 /// Who may see a layer or an attribute.
@@ -145,6 +146,14 @@ impl View {
             .location_sections()
             .iter()
             .filter_map(|s| self.layer(&s.layer).map(|l| (s, l)))
+    }
+
+    /// Collection `id` as this principal would have seen it holding only feature `fid` in the
+    /// past state `past` (see `Catalog::as_of`): whether a reader could see a feature before
+    /// it changed, so a live stream tells of its removal only those who saw it.
+    pub fn as_of(&self, id: &str, fid: i64, past: PastState) -> Option<LayerView> {
+        let layer = Arc::new(self.catalog.as_of(id, fid, past)?);
+        self.view_of(&layer)
     }
 
     fn view_of(&self, layer: &Arc<Layer>) -> Option<LayerView> {

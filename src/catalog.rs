@@ -14,7 +14,7 @@ use crate::config::{
     ServerConfig, SourceConfig,
 };
 use crate::crs::{self, ToCrs84};
-use crate::edit::store::{EditStore, StoredFeature, TableSpec};
+use crate::edit::store::{EditStore, PastState, StoredFeature, TableSpec};
 use crate::layer::{Feature, FeatureId, Layer};
 use crate::source::{self, Problem};
 
@@ -218,6 +218,31 @@ impl Catalog {
     /// A layer by id, whatever its audience. Only `access::View` should call this.
     pub(crate) fn layer(&self, id: &str) -> Option<&Arc<Layer>> {
         self.layers.iter().find(|l| l.meta.id == id)
+    }
+
+    /// Layer `id` as it would be if its edited layer held only feature `fid` in the state
+    /// `past`: a view applies its condition, so the result is empty when the view did not
+    /// show the feature then. `None` when `id` is neither an editable layer nor a view of one.
+    /// Only `access::View` should call this.
+    pub(crate) fn as_of(&self, id: &str, fid: i64, past: PastState) -> Option<Layer> {
+        let layer = self.layer(id)?;
+        let edited = match &layer.meta.view {
+            Some(v) => self.layer(&v.of)?,
+            None if layer.meta.edit.is_some() => layer,
+            None => return None,
+        };
+        let feature = Feature {
+            id: FeatureId::Int(fid),
+            geometry: past.geometry,
+            properties: past.properties,
+            version: past.version,
+        };
+        let base = Layer::from_features(edited.meta.clone(), vec![feature]).ok()?;
+        if layer.meta.view.is_some() {
+            Layer::view_of(layer.meta.clone(), &base).ok()
+        } else {
+            Some(base)
+        }
     }
 }
 

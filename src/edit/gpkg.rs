@@ -22,8 +22,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Value as Json, json};
 
 use super::store::{
-    Change, Committed, EditStore, LogEntry, NewPhoto, Op, PhotoMeta, StoreError, StoredFeature,
-    TableSpec,
+    Change, Committed, EditStore, LogEntry, NewPhoto, Op, PastState, PhotoMeta, StoreError,
+    StoredFeature, TableSpec,
 };
 use crate::config::{AttrType, GeometryKind};
 use crate::layer::Value;
@@ -1418,6 +1418,36 @@ impl EditStore for GeoPackage {
         })
     }
 
+    fn state_at(&self, layer: &str, fid: i64, seq: i64) -> Result<Option<PastState>, StoreError> {
+        self.with(
+            &format!("reading {layer}/{fid} as of change {seq}"),
+            |inner| {
+                let spec = &inner.layer(layer)?.spec;
+                let latest: Option<(i64, Option<String>)> = inner
+                    .conn
+                    .query_row(
+                        "SELECT seq, \"after\" FROM machimap_history
+                     WHERE layer = ?1 AND fid = ?2 AND seq <= ?3
+                     ORDER BY seq DESC LIMIT 1",
+                        params![layer, fid, seq],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((at, Some(text))) = latest else {
+                    return Ok(None);
+                };
+                let bad = |m: String| Failure::Invalid(format!("history entry {at}: {m}"));
+                let j: Json = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+                let (geometry, properties, version) = feature_from_json(spec, &j).map_err(bad)?;
+                Ok(Some(PastState {
+                    version,
+                    geometry,
+                    properties,
+                }))
+            },
+        )
+    }
+
     fn photos(&self, layer: &str, fid: i64) -> Result<Vec<PhotoMeta>, StoreError> {
         self.with(&format!("reading the photos of {layer}/{fid}"), |inner| {
             photo_list(&inner.conn, layer, fid)
@@ -1660,6 +1690,30 @@ mod tests {
             "delete keeps the last state"
         );
         assert_eq!(h[3].after.as_ref().expect("restore after")["version"], 3);
+
+        // The state at each point of the log, as a live subscriber could have seen it.
+        let at = |seq: i64| {
+            store
+                .state_at(LAYER, c.fid, seq)
+                .expect("state_at")
+                .map(|p| (p.version, p.geometry, p.properties))
+        };
+        assert_eq!(at(c.seq - 1), None, "before its creation");
+        assert_eq!(
+            at(c.seq),
+            Some((1, f.geometry.clone(), f.properties.clone()))
+        );
+        assert_eq!(
+            at(r.seq),
+            Some((2, replaced.geometry.clone(), replaced.properties.clone()))
+        );
+        assert_eq!(at(d.seq), None, "deleted");
+        assert_eq!(at(back.seq).map(|s| s.0), Some(3));
+        assert_eq!(at(back.seq + 100).map(|s| s.0), Some(3));
+        assert_eq!(
+            store.state_at(LAYER, 999, back.seq).expect("state_at"),
+            None
+        );
 
         let again = store.commit(&change(LAYER, Op::Restore { fid: c.fid }));
         assert!(

@@ -153,6 +153,15 @@ pub struct LogEntry {
     pub after: Option<Json>,
 }
 
+/// A feature's state at one point of the change log, as its history kept it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PastState {
+    pub version: i64,
+    pub geometry: Geometry<f64>,
+    /// By the layer's current attributes (those added since are null).
+    pub properties: Vec<Value>,
+}
+
 /// Why the store refused or failed a change.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -209,6 +218,10 @@ pub trait EditStore: Send + Sync {
 
     /// The delete entries of features of `layer` that are still deleted, newest first.
     fn deleted(&self, layer: &str) -> Result<Vec<LogEntry>, StoreError>;
+
+    /// The feature as it was right after change `seq` of the log (`None` where it did not
+    /// exist then): what a live subscriber who had read up to `seq` could have seen of it.
+    fn state_at(&self, layer: &str, fid: i64, seq: i64) -> Result<Option<PastState>, StoreError>;
 
     /// The last `seq` of the change log (0 when empty).
     fn last_seq(&self) -> Result<i64, StoreError>;

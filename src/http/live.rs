@@ -22,7 +22,7 @@ use super::features::{audit_read, visible_layer};
 use super::identity::CurrentView;
 use super::{ApiError, AppState, QueryPairs};
 use crate::access::{Principal, View};
-use crate::edit::{ChangeEvent, Editor};
+use crate::edit::{ChangeEvent, EditError, Editor};
 use crate::encode::geojson::write_feature_in;
 use crate::query::{Format, ItemsQuery};
 
@@ -42,26 +42,46 @@ struct Subscription {
 }
 
 impl Subscription {
-    /// The SSE event for a change of feature `fid`, or `None` when it does not concern the
-    /// subscriber. A feature that is gone, or no longer meets the query, is a `remove`.
-    fn event(&self, state: &AppState, seq: i64, fid: i64) -> Result<Option<Event>, ApiError> {
+    /// The SSE event for change `seq` of feature `fid`: `feature` when the feature now meets
+    /// the query; `remove` when it does not but did as of change `seen` (what the subscriber
+    /// could know of it); `None` otherwise. A stream never tells of a feature its reader could
+    /// not see: a public view's subscriber learns nothing of a report that is not public yet,
+    /// not even that it exists.
+    async fn event(
+        &self,
+        state: &AppState,
+        editor: &Arc<Editor>,
+        seq: i64,
+        fid: i64,
+        seen: i64,
+    ) -> Result<Option<Event>, ApiError> {
         let view = View::new(state.catalog.snapshot(), self.principal.clone());
         let layer = visible_layer(&view, &self.collection)?;
         let q = ItemsQuery::parse(&self.pairs, &layer, view.server(), Format::Json)?;
         let id = fid.to_string();
         let event = Event::default().id(seq.to_string());
-        Ok(match layer.position_of(&id) {
-            Some(i) if q.selects(&layer, i) => {
-                let mut buf = Vec::with_capacity(512);
-                write_feature_in(&mut buf, &layer, i, q.output_attrs(&layer), None, q.crs);
-                Some(event.event("feature").data(String::from_utf8_lossy(&buf)))
-            }
-            _ => Some(
-                event
-                    .event("remove")
-                    .data(serde_json::json!({ "id": fid }).to_string()),
-            ),
-        })
+        if let Some(i) = layer.position_of(&id).filter(|&i| q.selects(&layer, i)) {
+            let mut buf = Vec::with_capacity(512);
+            write_feature_in(&mut buf, &layer, i, q.output_attrs(&layer), None, q.crs);
+            return Ok(Some(
+                event.event("feature").data(String::from_utf8_lossy(&buf)),
+            ));
+        }
+        let editor = Arc::clone(editor);
+        let source = self.source.clone();
+        let past = tokio::task::spawn_blocking(move || editor.store().state_at(&source, fid, seen))
+            .await?
+            .map_err(EditError::from)?;
+        let Some(then) = past.and_then(|p| view.as_of(&self.collection, fid, p)) else {
+            return Ok(None);
+        };
+        let q = ItemsQuery::parse(&self.pairs, &then, view.server(), Format::Json)?;
+        let was_seen = then.position_of(&id).is_some_and(|i| q.selects(&then, i));
+        Ok(was_seen.then(|| {
+            event
+                .event("remove")
+                .data(serde_json::json!({ "id": fid }).to_string())
+        }))
     }
 }
 
@@ -197,7 +217,7 @@ async fn forward(
                     if change.layer != sub.source {
                         continue;
                     }
-                    match sub.event(&state, change.seq, change.fid) {
+                    match sub.event(&state, &editor, change.seq, change.fid, change.seq - 1).await {
                         Ok(Some(e)) => {
                             if tx.send(e).await.is_err() {
                                 return;
@@ -255,7 +275,7 @@ async fn catch_up(
         }
     }
     for (seq, fid) in latest {
-        match sub.event(state, seq, fid) {
+        match sub.event(state, editor, seq, fid, after).await {
             Ok(Some(e)) => tx.send(e).await.ok()?,
             Ok(None) => {}
             Err(_) => return None,
