@@ -2,10 +2,12 @@
 
 #![allow(clippy::unwrap_used, dead_code)]
 
+pub mod brute;
 pub mod geojson;
 pub mod gsi;
 pub mod sample;
 pub mod server;
+pub mod town;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

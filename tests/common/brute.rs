@@ -1,0 +1,212 @@
+//! Geometry worked out by hand for brute-force references: Vincenty distances on WGS84, ray
+//! casting for "inside", and sampled distances to lines. It shares no code with the server
+//! (nor with the `geo` crate), so a reference computed here is independent of what it checks.
+
+use serde_json::Value as Json;
+
+/// Vincenty's inverse formula on WGS84: metres between two lon/lat points.
+pub fn vincenty(p: (f64, f64), q: (f64, f64)) -> f64 {
+    let a = 6_378_137.0_f64;
+    let f = 1.0 / 298.257_223_563;
+    let b = a * (1.0 - f);
+    let l = (q.0 - p.0).to_radians();
+    let u1 = ((1.0 - f) * p.1.to_radians().tan()).atan();
+    let u2 = ((1.0 - f) * q.1.to_radians().tan()).atan();
+    let (su1, cu1, su2, cu2) = (u1.sin(), u1.cos(), u2.sin(), u2.cos());
+    let mut lambda = l;
+    let (mut ss, mut cs, mut sigma, mut c2a, mut c2sm);
+    let mut iterations = 0;
+    loop {
+        let (sl, cl) = (lambda.sin(), lambda.cos());
+        ss = ((cu2 * sl).powi(2) + (cu1 * su2 - su1 * cu2 * cl).powi(2)).sqrt();
+        if ss == 0.0 {
+            return 0.0;
+        }
+        cs = su1 * su2 + cu1 * cu2 * cl;
+        sigma = ss.atan2(cs);
+        let sa = cu1 * cu2 * sl / ss;
+        c2a = 1.0 - sa * sa;
+        c2sm = if c2a == 0.0 {
+            0.0
+        } else {
+            cs - 2.0 * su1 * su2 / c2a
+        };
+        let c = f / 16.0 * c2a * (4.0 + f * (4.0 - 3.0 * c2a));
+        let prev = lambda;
+        lambda = l
+            + (1.0 - c) * f * sa * (sigma + c * ss * (c2sm + c * cs * (-1.0 + 2.0 * c2sm * c2sm)));
+        iterations += 1;
+        if (lambda - prev).abs() < 1e-12 || iterations > 200 {
+            break;
+        }
+    }
+    let u2sq = c2a * (a * a - b * b) / (b * b);
+    let big_a = 1.0 + u2sq / 16384.0 * (4096.0 + u2sq * (-768.0 + u2sq * (320.0 - 175.0 * u2sq)));
+    let big_b = u2sq / 1024.0 * (256.0 + u2sq * (-128.0 + u2sq * (74.0 - 47.0 * u2sq)));
+    let ds = big_b
+        * ss
+        * (c2sm
+            + big_b / 4.0
+                * (cs * (-1.0 + 2.0 * c2sm * c2sm)
+                    - big_b / 6.0 * c2sm * (-3.0 + 4.0 * ss * ss) * (-3.0 + 4.0 * c2sm * c2sm)));
+    b * big_a * (sigma - ds)
+}
+
+/// A feature as the brute force sees it: points, paths (lines and rings) and polygons.
+pub struct Shape {
+    pub points: Vec<(f64, f64)>,
+    pub paths: Vec<Vec<(f64, f64)>>,
+    /// Polygons as rings, exterior first.
+    pub polygons: Vec<Vec<Vec<(f64, f64)>>>,
+}
+
+pub fn coords(v: &Json) -> Vec<(f64, f64)> {
+    v.as_array()
+        .expect("positions")
+        .iter()
+        .map(|c| (c[0].as_f64().expect("x"), c[1].as_f64().expect("y")))
+        .collect()
+}
+
+pub fn shape(g: &Json) -> Shape {
+    let mut s = Shape {
+        points: vec![],
+        paths: vec![],
+        polygons: vec![],
+    };
+    let c = &g["coordinates"];
+    match g["type"].as_str().expect("type") {
+        "Point" => s
+            .points
+            .push((c[0].as_f64().expect("x"), c[1].as_f64().expect("y"))),
+        "MultiPoint" => s.points = coords(c),
+        "LineString" => s.paths.push(coords(c)),
+        "MultiLineString" => s.paths = c.as_array().expect("lines").iter().map(coords).collect(),
+        "Polygon" => s
+            .polygons
+            .push(c.as_array().expect("rings").iter().map(coords).collect()),
+        "MultiPolygon" => {
+            for p in c.as_array().expect("polygons") {
+                s.polygons
+                    .push(p.as_array().expect("rings").iter().map(coords).collect());
+            }
+        }
+        other => panic!("unexpected geometry {other}"),
+    }
+    for p in &s.polygons {
+        s.paths.extend(p.iter().cloned());
+    }
+    s
+}
+
+/// Ray casting: inside a ring (points exactly on an edge may go either way; they are at
+/// distance 0 from the edge anyway).
+pub fn in_ring(p: (f64, f64), ring: &[(f64, f64)]) -> bool {
+    let mut inside = false;
+    for w in ring.windows(2) {
+        let ((x1, y1), (x2, y2)) = (w[0], w[1]);
+        if (y1 > p.1) != (y2 > p.1) && p.0 < x1 + (p.1 - y1) * (x2 - x1) / (y2 - y1) {
+            inside = !inside;
+        }
+    }
+    inside
+}
+
+pub fn inside(p: (f64, f64), s: &Shape) -> bool {
+    s.polygons
+        .iter()
+        .any(|rings| in_ring(p, &rings[0]) && !rings[1..].iter().any(|h| in_ring(p, h)))
+}
+
+pub fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> (f64, f64) {
+    (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+}
+
+/// The smallest distance from `p` to the segment `a`–`b` (straight in lon/lat), by sampling
+/// 64 points, then twice 64 points around the best one.
+pub fn segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+    let mut best = (f64::INFINITY, 0.0);
+    for _ in 0..3 {
+        let n = 64;
+        for k in 0..=n {
+            let t = lo + (hi - lo) * k as f64 / n as f64;
+            let d = vincenty(p, lerp(a, b, t));
+            if d < best.0 {
+                best = (d, t);
+            }
+        }
+        let step = (hi - lo) / n as f64;
+        lo = (best.1 - step).max(0.0);
+        hi = (best.1 + step).min(1.0);
+    }
+    best.0
+}
+
+/// Distances from `p` to every feature, with a lower bound for each so the exact distance is
+/// only worked out where it matters.
+pub struct Brute<'a> {
+    pub shapes: &'a [Shape],
+    pub p: (f64, f64),
+}
+
+impl Brute<'_> {
+    /// A lower bound of the distance from `p` to feature `i`: 0 inside, else over each edge
+    /// the triangle inequality (d(p,a) + d(p,b) − length) / 2, with slack for the lon/lat
+    /// edge being a hair longer than the geodesic.
+    pub fn lower_bound(&self, i: usize) -> f64 {
+        let s = &self.shapes[i];
+        if inside(self.p, s) {
+            return 0.0;
+        }
+        let mut lb = f64::INFINITY;
+        for q in &s.points {
+            lb = lb.min(vincenty(self.p, *q));
+        }
+        for path in &s.paths {
+            for w in path.windows(2) {
+                let (da, db) = (vincenty(self.p, w[0]), vincenty(self.p, w[1]));
+                let len = vincenty(w[0], w[1]);
+                lb = lb.min(((da + db - len * 1.001) / 2.0 - 0.01).max(0.0));
+            }
+            if path.len() == 1 {
+                lb = lb.min(vincenty(self.p, path[0]));
+            }
+        }
+        lb
+    }
+
+    pub fn exact(&self, i: usize) -> f64 {
+        let s = &self.shapes[i];
+        if inside(self.p, s) {
+            return 0.0;
+        }
+        let mut best = f64::INFINITY;
+        for q in &s.points {
+            best = best.min(vincenty(self.p, *q));
+        }
+        for path in &s.paths {
+            // Edges in order of their lower bound; stop once none can beat the best.
+            let mut edges: Vec<(f64, usize)> = path
+                .windows(2)
+                .enumerate()
+                .map(|(k, w)| {
+                    let (da, db) = (vincenty(self.p, w[0]), vincenty(self.p, w[1]));
+                    let len = vincenty(w[0], w[1]);
+                    (((da + db - len * 1.001) / 2.0 - 0.01).max(0.0), k)
+                })
+                .collect();
+            edges.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (lb, k) in edges {
+                if lb > best {
+                    break;
+                }
+                best = best.min(segment_distance(self.p, path[k], path[k + 1]));
+            }
+            if path.len() == 1 {
+                best = best.min(vincenty(self.p, path[0]));
+            }
+        }
+        best
+    }
+}
