@@ -129,6 +129,11 @@ impl View {
         &self.catalog.server
     }
 
+    /// Residents' report settings, when the town takes reports (anyone may send one).
+    pub fn reports(&self) -> Option<&crate::config::ReportsConfig> {
+        self.catalog.reports()
+    }
+
     /// The layers this principal may see, in catalog order.
     pub fn layers(&self) -> impl Iterator<Item = LayerView> + '_ {
         self.catalog.layers().iter().filter_map(|l| self.view_of(l))

@@ -184,6 +184,11 @@ impl Catalog {
         })
     }
 
+    /// Whether any layer is edited through the API.
+    pub fn has_editable_layers(&self) -> bool {
+        self.layers.iter().any(|l| l.meta.edit.is_some())
+    }
+
     /// Resident reports' settings, when the town takes them.
     pub fn reports(&self) -> Option<&ReportsConfig> {
         self.reports.as_ref()

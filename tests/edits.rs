@@ -554,3 +554,108 @@ async fn an_inspection_is_recorded_against_a_feature_of_another_layer() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Part 4 is declared, and each caller's API definition documents exactly the writes that
+/// caller may make, with the collection's schema as the request body.
+#[tokio::test]
+async fn part_4_is_declared_and_documented_for_those_who_may_write() {
+    let t = town();
+    let (status, _, body) = t.send(Method::GET, "/conformance", None, &[], vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let classes = doc(&body)["conformsTo"].clone();
+    for c in [
+        "create-replace-delete",
+        "update",
+        "features",
+        "optimistic-locking-etags",
+    ] {
+        let uri = format!("http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/{c}");
+        assert!(
+            classes.as_array().expect("list").iter().any(|u| u == &uri),
+            "{uri} in {classes}"
+        );
+    }
+
+    let api = |token: Option<String>| {
+        let t = &t;
+        async move {
+            let (status, _, body) = t
+                .send(Method::GET, "/api", token.as_deref(), &[], vec![])
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            common::assert_valid_openapi(&body);
+            doc(&body)
+        }
+    };
+    let ops = |d: &Json, path: &str| -> Vec<String> {
+        d["paths"][path]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let items = "/collections/damage-reports/items";
+    let item = "/collections/damage-reports/items/{featureId}";
+
+    // A disaster-office clerk creates, changes and deletes reports.
+    let sato = api(Some(t.sato.clone())).await;
+    assert_eq!(ops(&sato, items), ["get", "post"]);
+    assert_eq!(ops(&sato, item), ["get", "put", "patch", "delete"]);
+    let schema =
+        &sato["paths"][items]["post"]["requestBody"]["content"]["application/geo+json"]["schema"];
+    assert_eq!(
+        schema["properties"]["geometry"]["properties"]["type"]["enum"],
+        json!(["Point"])
+    );
+    let props = &schema["properties"]["properties"];
+    assert_eq!(props["required"], json!(["種別"]));
+    assert_eq!(
+        props["properties"]["種別"]["enum"],
+        json!([
+            "道路損傷",
+            "河川",
+            "公園",
+            "不法投棄",
+            "カーブミラー・標識",
+            "その他"
+        ])
+    );
+    assert_eq!(props["properties"]["内容"]["maxLength"], 1000);
+    assert_eq!(props["properties"]["受付日"]["readOnly"], true);
+    let params: Vec<&str> = sato["paths"][item]["put"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["$ref"].as_str())
+        .collect();
+    assert!(
+        params.contains(&"#/components/parameters/ifMatch"),
+        "{params:?}"
+    );
+    assert!(sato["paths"]["/collections/damage-reports/changes"]["get"].is_object());
+
+    // A water engineer changes reports but may not delete them; records inspections.
+    let mizuno = api(Some(t.mizuno.clone())).await;
+    assert_eq!(ops(&mizuno, item), ["get", "put", "patch"]);
+    assert_eq!(
+        ops(&mizuno, "/collections/inspections/items"),
+        ["get", "post"]
+    );
+    assert!(
+        ops(&sato, "/collections/inspections/items").is_empty(),
+        "not the clerk's layer"
+    );
+
+    // A resident sees the report form and the public view, and no write at all.
+    let anon = api(None).await;
+    assert!(ops(&anon, items).is_empty());
+    assert_eq!(ops(&anon, "/reports"), ["get", "post"]);
+    assert_eq!(ops(&anon, "/collections/reports-public/items"), ["get"]);
+    assert!(anon["paths"]["/collections/reports-public/changes"]["get"].is_object());
+    let text = anon.to_string();
+    for internal in ["damage-reports", "inspections", "通報内容", "更新者"] {
+        assert!(
+            !text.contains(internal),
+            "{internal} in the public API definition"
+        );
+    }
+}

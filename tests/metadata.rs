@@ -123,6 +123,11 @@ async fn conformance_declares_part1_classes() {
         let uri = format!("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}");
         assert!(classes.contains(&uri.as_str()), "{classes:?}");
     }
+    // This server has no edit store: it must not claim Part 4.
+    assert!(
+        !classes.iter().any(|c| c.contains("ogcapi-features-4")),
+        "{classes:?}"
+    );
 }
 
 #[tokio::test]

@@ -76,12 +76,26 @@ pub async fn landing(
     ))
 }
 
-pub async fn conformance(q: QueryPairs) -> Result<Response, ApiError> {
+/// Part 4 (create, replace, update, delete with ETags), declared when the server has an edit
+/// store and the catalog editable layers.
+pub const EDIT_CONFORMANCE: [&str; 4] = [
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+];
+
+pub async fn conformance(
+    State(state): State<AppState>,
+    q: QueryPairs,
+) -> Result<Response, ApiError> {
     let format = q.metadata_format()?;
+    let edits = state.editor.is_some() && state.catalog.snapshot().has_editable_layers();
+    let part4 = EDIT_CONFORMANCE.iter().filter(|_| edits);
     Ok(document(
         json!({
             "title": "Conformance",
-            "conformsTo": CONFORMANCE.iter().chain(crate::query::cql2::CONFORMANCE).collect::<Vec<_>>(),
+            "conformsTo": CONFORMANCE.iter().chain(crate::query::cql2::CONFORMANCE).chain(part4).collect::<Vec<_>>(),
         }),
         format,
     ))

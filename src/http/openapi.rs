@@ -6,7 +6,8 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, BaseUrl, CurrentView, QueryPairs};
-use crate::access::Principal;
+use crate::access::{LayerView, Principal};
+use crate::config::EditConfig;
 use crate::encode::{Link, html, media};
 use crate::query::Format;
 
@@ -109,8 +110,11 @@ pub async fn api(
             "parameters": [{"$ref": "#/components/parameters/f"}],
             "responses": {"200": {"description": "JSON Schema of the sortables", "content": {media::SCHEMA: {}}}, "400": err, "404": not_found}
         }}));
+        situation_paths(&mut paths, &layer);
+        edit_paths(&mut paths, &layer, view.principal());
     }
     lookup_paths(&mut paths);
+    report_paths(&mut paths, &view);
     auth_paths(&mut paths, view.principal());
     let doc = json!({
         "openapi": "3.0.3",
@@ -166,11 +170,23 @@ pub async fn api(
                                  "schema": {"type": "integer", "minimum": 1, "maximum": max, "default": crate::query::nearest::DEFAULT_NEAREST_LIMIT.min(max)}},
                 "maxDistance": {"name": "max-distance", "in": "query", "required": false,
                                 "description": "Only features at most this many metres away",
-                                "schema": {"type": "number", "minimum": 0}}
+                                "schema": {"type": "number", "minimum": 0}},
+                "ifMatch": {"name": "If-Match", "in": "header", "required": true,
+                            "description": "The feature's ETag from its last GET or edit (or * for any version); a stale one is refused with 412, none with 428",
+                            "schema": {"type": "string"}},
+                "idempotencyKey": {"name": "Idempotency-Key", "in": "header", "required": false,
+                                   "description": "A key unique to this write (1–255 visible ASCII characters): a retry with the same key answers the first result instead of writing again",
+                                   "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
             },
             "responses": {
                 "Error": {"description": "Invalid request", "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}},
-                "NotFound": {"description": "Not found", "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}}
+                "NotFound": {"description": "Not found", "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}},
+                "Refused": {"description": "Not allowed: not signed in (401), no right to this write (403), or the collection is not editable (405)",
+                            "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}},
+                "Conflict": {"description": "The feature changed since its ETag was read (412), If-Match is missing (428), or a status move the workflow does not allow (409)",
+                             "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}},
+                "Invalid": {"description": "The feature does not fit the collection's schema: geometry type, extent, types, codes, lengths, required values (400); too large (413); wrong media type (415)",
+                            "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}}
             },
             "schemas": {
                 "exception": {"type": "object", "required": ["code"], "properties": {
@@ -183,6 +199,237 @@ pub async fn api(
         Format::Json => ([(header::CONTENT_TYPE, media::OPENAPI)], doc.to_string()).into_response(),
         Format::Html => Html(html::render(&html_summary(&doc, &base))).into_response(),
     })
+}
+
+/// Summary and export, which every collection has.
+fn situation_paths(paths: &mut serde_json::Map<String, serde_json::Value>, layer: &LayerView) {
+    let id = layer.id();
+    let title = &layer.meta().title_ja;
+    let err = json!({"$ref": "#/components/responses/Error"});
+    let not_found = json!({"$ref": "#/components/responses/NotFound"});
+    let select = [
+        json!({"$ref": "#/components/parameters/bbox"}),
+        json!({"$ref": "#/components/parameters/filter"}),
+        json!({"$ref": "#/components/parameters/filter-lang"}),
+        json!({"$ref": "#/components/parameters/bbox-crs"}),
+    ];
+    let q = |n: &str, required: bool, d: &str, schema: serde_json::Value| json!({"name": n, "in": "query", "required": required, "description": d, "schema": schema});
+    let mut summary = vec![
+        q(
+            "by",
+            true,
+            "The collection to count by (its areas contain a feature; for lines and points, the nearest within `within`)",
+            json!({"type": "string"}),
+        ),
+        q(
+            "group",
+            false,
+            "Count per value of this attribute of `by` rather than per feature",
+            json!({"type": "string"}),
+        ),
+        q(
+            "split",
+            false,
+            "Also count each group per value of this attribute of this collection",
+            json!({"type": "string"}),
+        ),
+        q(
+            "within",
+            false,
+            "For line and point `by` collections: the farthest a feature may be, metres",
+            json!({"type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 10000, "default": 30}),
+        ),
+    ];
+    summary.extend(select.iter().cloned());
+    paths.insert(format!("/collections/{id}/summary"), json!({"get": {
+        "summary": format!("{title}: counts per feature of another collection"), "operationId": format!("getSummary_{id}"),
+        "description": "Counts the features chosen by bbox and filter per feature (or group) of the collection named by `by`: e.g. damage reports per flood-depth rank, district or road route. A feature in no group counts in `outside`.",
+        "parameters": summary,
+        "responses": {"200": {"description": "total, outside and groups (key, count, split), most counted first", "content": {media::JSON: {"schema": {"type": "object"}}}}, "400": err, "404": not_found}
+    }}));
+    let mut export = vec![q(
+        "format",
+        false,
+        "geojson, or csv (UTF-8 with a byte-order mark and CRLF, for Excel; 経度, 緯度 and WKT columns)",
+        json!({"type": "string", "enum": ["geojson", "csv"], "default": "geojson"}),
+    )];
+    export.extend(select.iter().cloned());
+    export.push(json!({"$ref": "#/components/parameters/properties"}));
+    paths.insert(format!("/collections/{id}/export"), json!({"get": {
+        "summary": format!("{title}: every matching feature as a file"), "operationId": format!("export_{id}"),
+        "parameters": export,
+        "responses": {"200": {"description": "A file download", "content": {media::GEOJSON: {}, "text/csv": {}}}, "400": err, "404": not_found}
+    }}));
+    if layer.meta().edit.is_some() || layer.meta().view.is_some() {
+        let mut live = vec![json!({
+            "name": "Last-Event-ID", "in": "header", "required": false,
+            "description": "Resume after this event: first the current state of every feature changed since, then live changes (EventSource sends it by itself on reconnect)",
+            "schema": {"type": "string"}
+        })];
+        live.extend(select.iter().cloned());
+        paths.insert(format!("/collections/{id}/changes"), json!({"get": {
+            "summary": format!("{title}: live changes (Server-Sent Events)"), "operationId": format!("getChanges_{id}"),
+            "description": "Events `feature` (a GeoJSON Feature that was created or changed and meets the query) and `remove` ({\"id\"} of a feature the subscriber could see that was deleted or no longer meets the query); each event's id is the change's number.",
+            "parameters": live,
+            "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {}}}, "400": err, "404": not_found}
+        }}));
+    }
+}
+
+/// JSON Schema of a feature the caller may send to an editable collection: its geometry type
+/// and the visible attributes with their types, codes and limits.
+fn feature_schema(layer: &LayerView, edit: &EditConfig) -> serde_json::Value {
+    let mut props = serde_json::Map::new();
+    let mut required = Vec::new();
+    for (_, a) in layer.attributes() {
+        let Some(cfg) = layer.meta().attributes.iter().find(|c| c.name == a.name) else {
+            continue;
+        };
+        let mut schema = json!({"type": a.kind.json_type(), "nullable": true, "title": a.label_ja, "description": a.label_en});
+        if a.kind == crate::config::AttrType::Date {
+            schema["format"] = json!("date");
+        }
+        if !cfg.codes.is_empty() {
+            schema["enum"] = json!(cfg.codes);
+        }
+        if a.kind == crate::config::AttrType::String {
+            schema["maxLength"] =
+                json!(cfg.max_length.unwrap_or(crate::config::DEFAULT_MAX_LENGTH));
+        }
+        if cfg.auto.is_some() {
+            schema["readOnly"] = json!(true);
+        } else if cfg.required {
+            required.push(a.name.clone());
+        }
+        props.insert(a.name.clone(), schema);
+    }
+    json!({"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "geometry": {"type": "object", "required": ["type", "coordinates"], "properties": {
+            "type": {"type": "string", "enum": [edit.geometry.name()]}}},
+        "properties": {"type": "object", "required": required, "properties": props, "additionalProperties": false}
+    }})
+}
+
+/// Part 4's writes on an editable collection, each only for callers allowed to make it.
+fn edit_paths(
+    paths: &mut serde_json::Map<String, serde_json::Value>,
+    layer: &LayerView,
+    principal: &Principal,
+) {
+    let Some(edit) = &layer.meta().edit else {
+        return;
+    };
+    let id = layer.id();
+    let title = &layer.meta().title_ja;
+    let schema = feature_schema(layer, edit);
+    let body = |types: &[&str]| {
+        let content: serde_json::Map<String, serde_json::Value> = types
+            .iter()
+            .map(|t| (t.to_string(), json!({"schema": schema})))
+            .collect();
+        json!({"required": true, "content": content})
+    };
+    let feature = json!({"description": "The feature as stored, with its ETag header",
+        "headers": {"ETag": {"schema": {"type": "string"}}},
+        "content": {media::GEOJSON: {"schema": {"type": "object"}}}});
+    let refused = json!({"$ref": "#/components/responses/Refused"});
+    let conflict = json!({"$ref": "#/components/responses/Conflict"});
+    let invalid = json!({"$ref": "#/components/responses/Invalid"});
+    let not_found = json!({"$ref": "#/components/responses/NotFound"});
+    let item_key = format!("/collections/{id}/items");
+    if edit.create.admits(principal)
+        && let Some(serde_json::Value::Object(ops)) = paths.get_mut(&item_key)
+    {
+        ops.insert("post".into(), json!({
+            "summary": format!("{title}: add a feature"), "operationId": format!("createFeature_{id}"),
+            "parameters": [{"$ref": "#/components/parameters/idempotencyKey"}],
+            "requestBody": body(&[media::GEOJSON, media::JSON]),
+            "responses": {"201": {"description": "Created; Location names the new feature, ETag its version",
+                                  "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}, "ETag": {"schema": {"type": "string"}}},
+                                  "content": {media::GEOJSON: {"schema": {"type": "object"}}}},
+                          "400": invalid.clone(), "401": refused.clone(), "403": refused.clone(), "404": not_found.clone(), "409": conflict.clone(),
+                          "413": invalid.clone(), "415": invalid.clone(), "422": {"description": "The Idempotency-Key was used for another write"}}
+        }));
+    }
+    let key = format!("/collections/{id}/items/{{featureId}}");
+    let Some(serde_json::Value::Object(ops)) = paths.get_mut(&key) else {
+        return;
+    };
+    let params = json!([{"$ref": "#/components/parameters/featureId"}, {"$ref": "#/components/parameters/ifMatch"}]);
+    let write = |summary: String, op: String, types: &[&str], ok: serde_json::Value| {
+        json!({
+            "summary": summary, "operationId": op, "parameters": params, "requestBody": body(types),
+            "responses": {"200": ok, "400": invalid, "401": refused, "403": refused, "404": not_found,
+                          "409": conflict, "412": conflict, "428": conflict, "413": invalid, "415": invalid}
+        })
+    };
+    if edit.update.admits(principal) {
+        ops.insert(
+            "put".into(),
+            write(
+                format!("{title}: replace a feature"),
+                format!("replaceFeature_{id}"),
+                &[media::GEOJSON, media::JSON],
+                feature.clone(),
+            ),
+        );
+        ops.insert(
+            "patch".into(),
+            write(
+                format!("{title}: change part of a feature (JSON Merge Patch)"),
+                format!("updateFeature_{id}"),
+                &["application/merge-patch+json", media::GEOJSON, media::JSON],
+                feature,
+            ),
+        );
+    }
+    if edit.delete.admits(principal) {
+        ops.insert("delete".into(), json!({
+            "summary": format!("{title}: delete a feature (an admin can restore it)"), "operationId": format!("deleteFeature_{id}"),
+            "parameters": params,
+            "responses": {"204": {"description": "Deleted"}, "401": refused, "403": refused, "404": not_found, "412": conflict, "428": conflict}
+        }));
+    }
+}
+
+/// Residents' reports, when the town takes them.
+fn report_paths(
+    paths: &mut serde_json::Map<String, serde_json::Value>,
+    view: &crate::access::View,
+) {
+    if view.reports().is_none() {
+        return;
+    }
+    let err = json!({"$ref": "#/components/responses/Error"});
+    let invalid = json!({"$ref": "#/components/responses/Invalid"});
+    let text = |d: &str| json!({"type": "string", "description": d});
+    let fields = json!({
+        "category": text("One of the categories of GET /reports"),
+        "description": text("What happened, in words"),
+        "lon": {"type": "number", "description": "Longitude (CRS84); optional when a photo carries its GPS position"},
+        "lat": {"type": "number", "description": "Latitude (CRS84)"},
+    });
+    let mut multipart = fields.clone();
+    multipart["photo"] = json!({"type": "array", "items": {"type": "string", "format": "binary"},
+        "description": "JPEG or PNG photos; their metadata (EXIF, GPS) is removed before they are stored"});
+    paths.insert("/reports".into(), json!({
+        "get": {"summary": "What a resident's report needs: categories, photo limits, the town's extent", "operationId": "getReportForm", "security": [{}],
+                "responses": {"200": {"description": "The form", "content": {media::JSON: {"schema": {"type": "object"}}}}}},
+        "post": {"summary": "Report damage or a problem (no sign-in)", "operationId": "createReport", "security": [{}],
+                 "parameters": [{"$ref": "#/components/parameters/idempotencyKey"}],
+                 "requestBody": {"required": true, "content": {
+                     "multipart/form-data": {"schema": {"type": "object", "required": ["category"], "properties": multipart}},
+                     media::JSON: {"schema": {"type": "object", "required": ["category", "lon", "lat"], "properties": fields}}}},
+                 "responses": {"201": {"description": "Received: the receipt code to follow the report with", "content": {media::JSON: {"schema": {"type": "object"}}}},
+                               "400": invalid.clone(), "413": invalid.clone(), "415": invalid, "429": err.clone()}}
+    }));
+    paths.insert("/reports/{code}".into(), json!({"get": {
+        "summary": "The status of a report, by its receipt code", "operationId": "getReportStatus", "security": [{}],
+        "parameters": [{"name": "code", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9A-Za-z-]+$"}}],
+        "responses": {"200": {"description": "Status, category, description and the public attributes", "content": {media::JSON: {"schema": {"type": "object"}}}},
+                      "404": {"$ref": "#/components/responses/NotFound"}}
+    }}));
 }
 
 /// JSON Schema of the location report.
