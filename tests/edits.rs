@@ -659,3 +659,85 @@ async fn part_4_is_declared_and_documented_for_those_who_may_write() {
         );
     }
 }
+
+/// A resident's map revalidates a public report with its ETag (readable across origins); the
+/// tag follows what the public view shows, so staff editing an internal attribute tells the
+/// public side nothing.
+#[tokio::test]
+async fn a_public_view_tags_what_it_shows_and_nothing_else() {
+    let t = town();
+    let (status, _, body) = t
+        .json(
+            Method::POST,
+            REPORTS,
+            &t.sato,
+            None,
+            &report("公園", "遊具が壊れている", 139.1, 36.01),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let fid = doc(&body)["id"].as_i64().expect("id");
+    let internal = format!("{REPORTS}/{fid}");
+    let public = format!("/collections/reports-public/items/{fid}");
+    let patch = |version: i64, props: Json| {
+        let t = &t;
+        let internal = internal.clone();
+        async move {
+            let tag = format!("\"{fid}-{version}\"");
+            let (status, _, body) = t
+                .send(
+                    Method::PATCH,
+                    &internal,
+                    Some(&t.sato),
+                    &[
+                        ("content-type", "application/merge-patch+json"),
+                        ("if-match", &tag),
+                    ],
+                    json!({ "properties": props }).to_string().into_bytes(),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    let public_tag = || {
+        let t = &t;
+        let public = public.clone();
+        async move {
+            let (status, headers, body) = t
+                .send(
+                    Method::GET,
+                    &public,
+                    None,
+                    &[("origin", "https://www.town.example.jp")],
+                    vec![],
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let exposed = header_text(&headers, header::ACCESS_CONTROL_EXPOSE_HEADERS);
+            assert!(exposed.to_ascii_lowercase().contains("etag"), "{exposed}");
+            header_text(&headers, header::ETAG)
+        }
+    };
+    patch(1, json!({"状況": "対応中"})).await;
+    let first = public_tag().await;
+    assert!(first.starts_with('"') && first.len() > 2, "{first}");
+
+    // The same tag answers 304.
+    let (status, _, _) = t
+        .send(
+            Method::GET,
+            &public,
+            None,
+            &[("if-none-match", &first)],
+            vec![],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+
+    // An internal attribute changes: the public representation and its tag do not.
+    patch(2, json!({"内容": "遊具が壊れている。子どもがけがをした"})).await;
+    assert_eq!(public_tag().await, first);
+    // A public attribute changes: a new tag.
+    patch(3, json!({"対応内容": "遊具を撤去しました"})).await;
+    assert_ne!(public_tag().await, first);
+}

@@ -492,8 +492,19 @@ pub async fn item(
     ));
     let mut extra = b"\"links\":".to_vec();
     serde_json::to_writer(&mut extra, &links)?;
-    // Features of editable layers carry their version as a strong ETag, for If-Match.
-    let tag = (layer.version(index) > 0).then(|| super::edit::etag(&fid, layer.version(index)));
+    let mut buf = Vec::with_capacity(4096);
+    write_feature_in(&mut buf, &layer, index, layer.visible(), Some(&extra), crs);
+    // Features of editable layers carry their version as a strong ETag, for If-Match. A view
+    // tags what it shows instead: its version counts changes to attributes it hides too.
+    let version = layer.version(index);
+    let tag = if layer.meta().view.is_some() {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(&buf);
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        Some(format!("\"{hex}\""))
+    } else {
+        (version > 0).then(|| super::edit::etag(&fid, version))
+    };
     if let Some(t) = &tag
         && headers
             .get(header::IF_NONE_MATCH)
@@ -502,8 +513,6 @@ pub async fn item(
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, t.clone())]).into_response());
     }
-    let mut buf = Vec::with_capacity(4096);
-    write_feature_in(&mut buf, &layer, index, layer.visible(), Some(&extra), crs);
     let mut response = match format {
         Format::Json => (
             [

@@ -168,8 +168,9 @@ pub fn public_cors() -> CorsLayer {
             header::ACCEPT_LANGUAGE,
             header::CONTENT_TYPE,
         ])
-        // A web map reading another CRS needs to see which one it got (Part 2).
-        .expose_headers([header::HeaderName::from_static("content-crs")])
+        // A web map reading another CRS needs to see which one it got (Part 2); one that
+        // revalidates an item needs its ETag.
+        .expose_headers([header::HeaderName::from_static("content-crs"), header::ETAG])
 }
 
 /// A JSON request body, refused with an OGC error document when it is too large, not JSON,
