@@ -144,6 +144,10 @@ pub struct SecurityConfig {
     pub public_requests_per_minute: u32,
     /// Sign-in attempts per minute from one client address; 0 means no limit. Default 10.
     pub login_attempts_per_minute: u32,
+    /// Residents' reports per hour from one client address, in bursts of up to a third of it;
+    /// 0 means no limit. Default 60: phones behind a carrier's shared address (CGNAT) or a
+    /// shelter's Wi-Fi all count as one client, and in a disaster many report at once.
+    pub reports_per_hour: u32,
     /// Largest request body, bytes. Default 1 MiB.
     pub max_body_bytes: usize,
     /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For` entry
@@ -163,6 +167,7 @@ impl Default for SecurityConfig {
             secure_cookie: true,
             public_requests_per_minute: 600,
             login_attempts_per_minute: 10,
+            reports_per_hour: 60,
             max_body_bytes: 1 << 20,
             behind_proxy: false,
             map_origins: vec!["https://cyberjapandata.gsi.go.jp".into()],

@@ -741,3 +741,43 @@ async fn a_public_view_tags_what_it_shows_and_nothing_else() {
     patch(3, json!({"対応内容": "遊具を撤去しました"})).await;
     assert_ne!(public_tag().await, first);
 }
+
+/// Reports are limited per client address well below reads: the one over the limit is a 429
+/// with Retry-After, before its body is read, and writes nothing.
+#[tokio::test]
+async fn reports_over_the_hourly_limit_are_refused_and_leave_no_trace() {
+    let t = common::town::town_with(machimap::config::SecurityConfig {
+        public_requests_per_minute: 0,
+        reports_per_hour: 3,
+        ..Default::default()
+    });
+    let send = || {
+        let t = &t;
+        async move {
+            let body = json!({"category": "不法投棄", "description": "粗大ごみ", "lon": 139.1, "lat": 36.01});
+            t.send(
+                Method::POST,
+                "/reports",
+                None,
+                &[("content-type", "application/json")],
+                body.to_string().into_bytes(),
+            )
+            .await
+        }
+    };
+    // A burst of a third of the hourly limit passes.
+    let (status, _, body) = send().await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let before = t.state();
+    let (status, headers, body) = send().await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let wait: u64 = header_text(&headers, header::RETRY_AFTER)
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!((1..=1201).contains(&wait), "{wait}");
+    assert!(description(&body).contains("too many reports"), "{body}");
+    assert_eq!(t.state(), before);
+    // Reading is not limited by it.
+    let (status, _, _) = t.send(Method::GET, "/reports", None, &[], vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -26,6 +26,7 @@ const MAX_URI_BYTES: usize = 16 * 1024;
 pub struct RateLimits {
     public: Option<DefaultKeyedRateLimiter<String>>,
     login: Option<DefaultKeyedRateLimiter<String>>,
+    reports: Option<DefaultKeyedRateLimiter<String>>,
     checks: AtomicU64,
 }
 
@@ -35,6 +36,16 @@ fn limiter(per_minute: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<String
     let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
     Some(RateLimiter::keyed(
         Quota::per_minute(rate).allow_burst(burst),
+    ))
+}
+
+/// `per_hour` sustained, with bursts of `burst`; `None` (no limit) for 0.
+fn hourly_limiter(per_hour: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<String>> {
+    NonZeroU32::new(per_hour)?;
+    let period = std::time::Duration::from_secs(3600) / per_hour;
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Some(RateLimiter::keyed(
+        Quota::with_period(period)?.allow_burst(burst),
     ))
 }
 
@@ -51,6 +62,8 @@ impl RateLimits {
                 config.login_attempts_per_minute,
                 config.login_attempts_per_minute,
             ),
+            // Each report is a durable write with photos: far fewer than reads.
+            reports: hourly_limiter(config.reports_per_hour, config.reports_per_hour / 3),
             checks: AtomicU64::new(0),
         }
     }
@@ -63,6 +76,11 @@ impl RateLimits {
     /// One sign-in attempt.
     pub fn check_login(&self, client: &ClientAddr) -> Result<(), ApiError> {
         self.check(self.login.as_ref(), client, "sign-in attempts")
+    }
+
+    /// One resident's report.
+    pub fn check_report(&self, client: &ClientAddr) -> Result<(), ApiError> {
+        self.check(self.reports.as_ref(), client, "reports")
     }
 
     fn check(

@@ -194,6 +194,8 @@ pub async fn create(
     let editor = super::edit::editor(&state)?;
     let catalog = state.catalog.snapshot();
     let (_, layer) = settings(&catalog)?;
+    // Before the body is read: a refused report costs no upload.
+    state.limits.check_report(&caller.client)?;
     let max_photos = layer.edit.as_ref().map_or(0, |e| e.photos);
     let max_bytes = catalog.server.max_photo_bytes;
     let content_type = headers

@@ -33,6 +33,14 @@ pub struct Town {
 }
 
 pub fn town() -> Town {
+    town_with(SecurityConfig {
+        public_requests_per_minute: 0,
+        ..SecurityConfig::default()
+    })
+}
+
+/// The town with these security settings.
+pub fn town_with(security: SecurityConfig) -> Town {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
     let edits = Arc::new(GeoPackage::open(&dir.path().join("edits.gpkg")).expect("gpkg"));
@@ -44,10 +52,6 @@ pub fn town() -> Town {
         Arc::clone(&live),
     ));
     let store = Arc::new(Store::in_memory().expect("store"));
-    let security = SecurityConfig {
-        public_requests_per_minute: 0,
-        ..SecurityConfig::default()
-    };
     let state = AppState::with_settings(live, Arc::clone(&store), security, Clock::System)
         .expect("state")
         .with_editor(editor);
