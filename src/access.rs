@@ -129,6 +129,17 @@ impl View {
         &self.catalog.server
     }
 
+    /// The id collection `id` gives feature `fid` of the layer it edits or shows (an opaque
+    /// one on a view).
+    pub fn feature_id_in(&self, id: &str, fid: i64) -> String {
+        self.catalog.feature_id_in(id, fid)
+    }
+
+    /// The feature number behind id `feature` of collection `id`.
+    pub fn edited_fid(&self, id: &str, feature: &str) -> Option<i64> {
+        self.catalog.edited_fid(id, feature)
+    }
+
     /// Residents' report settings, when the town takes reports (anyone may send one).
     pub fn reports(&self) -> Option<&crate::config::ReportsConfig> {
         self.catalog.reports()

@@ -17,6 +17,7 @@ use crate::crs::{self, ToCrs84};
 use crate::edit::store::{EditStore, PastState, StoredFeature, TableSpec};
 use crate::layer::{Feature, FeatureId, Layer};
 use crate::source::{self, Problem};
+use crate::view_id::ViewIds;
 
 /// Every layer of the catalog, loaded and indexed.
 pub struct Catalog {
@@ -26,6 +27,8 @@ pub struct Catalog {
     location: Vec<LocationSection>,
     /// Resident reports, when the town takes them.
     reports: Option<ReportsConfig>,
+    /// The ids views give the features they show.
+    view_ids: ViewIds,
 }
 
 /// How one layer loaded, for the start-up report.
@@ -117,12 +120,24 @@ impl Catalog {
                 *slot = Some(load_editable(dir, cfg, edits).map(|l| (l, start.elapsed())));
             }
         }
+        // Without an edit store, editable layers and so views are empty: any key will do.
+        let view_ids = match edits {
+            Some(e) => e.view_id_key().map(ViewIds::new).map_err(|e| e.to_string()),
+            None => Ok(ViewIds::new([0; 32])),
+        };
         for (i, cfg) in config.layers.iter().enumerate() {
             let Some(view) = &cfg.view else { continue };
             let start = Instant::now();
             let base = config.layers.iter().position(|l| l.id == view.of);
+            let ids = match &view_ids {
+                Ok(ids) => ids,
+                Err(e) => {
+                    results[i] = Some(Err(vec![problem_of(dir, cfg, e)]));
+                    continue;
+                }
+            };
             let built = match base.and_then(|b| results[b].as_ref()) {
-                Some(Ok((base, _))) => Layer::view_of(cfg.clone(), base)
+                Some(Ok((base, _))) => Layer::view_of(cfg.clone(), base, ids)
                     .map(|l| (l, start.elapsed()))
                     .map_err(|e| vec![problem_of(dir, cfg, &e.to_string())]),
                 _ => Err(vec![problem_of(
@@ -158,6 +173,7 @@ impl Catalog {
                 layers,
                 location: config.location,
                 reports: config.reports,
+                view_ids: view_ids.unwrap_or_else(|_| ViewIds::new([0; 32])),
             },
             reports,
         ))
@@ -171,7 +187,11 @@ impl Catalog {
             if l.meta.id == layer.meta.id {
                 layers.push(Arc::clone(&layer));
             } else if l.meta.view.as_ref().is_some_and(|v| v.of == layer.meta.id) {
-                layers.push(Arc::new(Layer::view_of(l.meta.clone(), &layer)?));
+                layers.push(Arc::new(Layer::view_of(
+                    l.meta.clone(),
+                    &layer,
+                    &self.view_ids,
+                )?));
             } else {
                 layers.push(Arc::clone(l));
             }
@@ -181,7 +201,26 @@ impl Catalog {
             layers,
             location: self.location.clone(),
             reports: self.reports.clone(),
+            view_ids: self.view_ids.clone(),
         })
+    }
+
+    /// The id collection `id` gives feature `fid` of the layer it edits or shows: the number
+    /// on an editable layer, an opaque id on a view. Only `access::View` should call this.
+    pub(crate) fn feature_id_in(&self, id: &str, fid: i64) -> String {
+        match self.layer(id) {
+            Some(l) if l.meta.view.is_some() => self.view_ids.encode(fid),
+            _ => fid.to_string(),
+        }
+    }
+
+    /// The feature number behind id `feature` of collection `id` (see `feature_id_in`).
+    /// Only `access::View` should call this.
+    pub(crate) fn edited_fid(&self, id: &str, feature: &str) -> Option<i64> {
+        match self.layer(id) {
+            Some(l) if l.meta.view.is_some() => self.view_ids.decode(feature),
+            _ => feature.parse().ok(),
+        }
     }
 
     /// Whether any layer is edited through the API.
@@ -244,7 +283,7 @@ impl Catalog {
         };
         let base = Layer::from_features(edited.meta.clone(), vec![feature]).ok()?;
         if layer.meta.view.is_some() {
-            Layer::view_of(layer.meta.clone(), &base).ok()
+            Layer::view_of(layer.meta.clone(), &base, &self.view_ids).ok()
         } else {
             Some(base)
         }

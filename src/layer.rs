@@ -11,6 +11,7 @@ use rstar::{AABB, RTree};
 
 use crate::access::Audience;
 use crate::config::{AttrType, LayerConfig};
+use crate::view_id::ViewIds;
 
 /// A typed attribute value.
 #[derive(Debug, Clone, PartialEq)]
@@ -315,8 +316,9 @@ impl Layer {
     }
 
     /// A view layer over `base`: the features meeting the view's condition, with the view's
-    /// attributes (the catalog checked they are the base's, with the same types).
-    pub fn view_of(meta: LayerConfig, base: &Layer) -> Result<Layer, BuildError> {
+    /// attributes (the catalog checked they are the base's, with the same types), under the
+    /// opaque ids of `ids` (a view's ids must not count the features it hides).
+    pub fn view_of(meta: LayerConfig, base: &Layer, ids: &ViewIds) -> Result<Layer, BuildError> {
         let columns: Vec<Option<usize>> = meta
             .attributes
             .iter()
@@ -337,7 +339,10 @@ impl Layer {
                 }
             })
             .map(|f| Feature {
-                id: f.id.clone(),
+                id: match &f.id {
+                    FeatureId::Int(n) => FeatureId::Str(ids.encode(*n).into()),
+                    other => other.clone(),
+                },
                 geometry: f.geometry.clone(),
                 properties: columns
                     .iter()

@@ -22,3 +22,4 @@ pub mod sample;
 pub mod source;
 pub mod store;
 pub mod text;
+pub mod view_id;

@@ -678,7 +678,6 @@ async fn a_public_view_tags_what_it_shows_and_nothing_else() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let fid = doc(&body)["id"].as_i64().expect("id");
     let internal = format!("{REPORTS}/{fid}");
-    let public = format!("/collections/reports-public/items/{fid}");
     let patch = |version: i64, props: Json| {
         let t = &t;
         let internal = internal.clone();
@@ -699,9 +698,8 @@ async fn a_public_view_tags_what_it_shows_and_nothing_else() {
             assert_eq!(status, StatusCode::OK, "{body}");
         }
     };
-    let public_tag = || {
+    let public_tag = |public: String| {
         let t = &t;
-        let public = public.clone();
         async move {
             let (status, headers, body) = t
                 .send(
@@ -719,7 +717,36 @@ async fn a_public_view_tags_what_it_shows_and_nothing_else() {
         }
     };
     patch(1, json!({"状況": "対応中"})).await;
-    let first = public_tag().await;
+    // The view shows it under an opaque id, not the number that counts every report.
+    let (status, _, body) = t
+        .send(
+            Method::GET,
+            "/collections/reports-public/items",
+            None,
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = doc(&body);
+    let view_id = listed["features"][0]["id"]
+        .as_str()
+        .expect("a text id")
+        .to_string();
+    assert_eq!(view_id.len(), 16, "{view_id}");
+    assert_ne!(view_id, fid.to_string());
+    let public = format!("/collections/reports-public/items/{view_id}");
+    let (status, _, _) = t
+        .send(
+            Method::GET,
+            &format!("/collections/reports-public/items/{fid}"),
+            None,
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the number is no id there");
+    let first = public_tag(public.clone()).await;
     assert!(first.starts_with('"') && first.len() > 2, "{first}");
 
     // The same tag answers 304.
@@ -736,10 +763,10 @@ async fn a_public_view_tags_what_it_shows_and_nothing_else() {
 
     // An internal attribute changes: the public representation and its tag do not.
     patch(2, json!({"内容": "遊具が壊れている。子どもがけがをした"})).await;
-    assert_eq!(public_tag().await, first);
+    assert_eq!(public_tag(public.clone()).await, first);
     // A public attribute changes: a new tag.
     patch(3, json!({"対応内容": "遊具を撤去しました"})).await;
-    assert_ne!(public_tag().await, first);
+    assert_ne!(public_tag(public.clone()).await, first);
 }
 
 /// Reports are limited per client address well below reads: the one over the limit is a 429

@@ -570,13 +570,28 @@ async fn exports_hold_exactly_what_the_query_selects() {
         !head.iter().any(|h| h == "内容" || h == "更新者"),
         "{head:?}"
     );
+    // The view's ids are opaque, so reports are recognised by their place (7 decimals).
+    let place = |lon: f64, lat: f64| format!("{lon:.7} {lat:.7}");
     let want: BTreeSet<String> = posted
         .iter()
         .filter(|r| r.public)
-        .map(|r| r.fid.to_string())
+        .map(|r| place(r.p.0, r.p.1))
         .collect();
-    let got: BTreeSet<String> = rows.iter().map(|r| r[0].clone()).collect();
+    let col = |name: &str| head.iter().position(|h| h == name).expect("column");
+    let got: BTreeSet<String> = rows
+        .iter()
+        .map(|r| {
+            let n = |c: &str| r[col(c)].parse::<f64>().expect("coordinate");
+            place(n("経度"), n("緯度"))
+        })
+        .collect();
     assert_eq!(got, want);
+    assert_eq!(rows.len(), want.len());
+    let fids: BTreeSet<String> = posted.iter().map(|r| r.fid.to_string()).collect();
+    assert!(
+        rows.iter().all(|r| !fids.contains(&r[col("id")])),
+        "the view's ids are not the report numbers"
+    );
     for p in posted.iter().filter(|r| !r.public) {
         assert!(!body.contains(&p.text), "a non-public report's text leaked");
     }

@@ -323,8 +323,20 @@ fn initialise(conn: &mut Connection) -> Result<(), Failure> {
             [n as i64 + 1],
         )?;
     }
+    // The key of view feature ids: random, made once, kept for the life of the file.
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key)
+        .map_err(|e| Failure::Invalid(format!("no random key for view ids: {e}")))?;
+    tx.execute(
+        "INSERT OR IGNORE INTO machimap_meta (key, value) VALUES ('view_id_key', ?1)",
+        [hex(&key)],
+    )?;
     tx.commit()?;
     Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A SQL identifier in double quotes; quotes inside are doubled, so no name can end it early.
@@ -1406,6 +1418,30 @@ impl EditStore for GeoPackage {
                 )
             },
         )
+    }
+
+    fn view_id_key(&self) -> Result<[u8; 32], StoreError> {
+        self.with("reading the key of view ids", |inner| {
+            let text: String = inner.conn.query_row(
+                "SELECT value FROM machimap_meta WHERE key = 'view_id_key'",
+                [],
+                |r| r.get(0),
+            )?;
+            let mut key = [0u8; 32];
+            let ok = text.len() == 64
+                && text.is_ascii()
+                && key.iter_mut().enumerate().all(|(i, b)| {
+                    u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+                        .map(|v| *b = v)
+                        .is_ok()
+                });
+            if !ok {
+                return Err(Failure::Invalid(
+                    "machimap_meta view_id_key is not 64 hex digits".into(),
+                ));
+            }
+            Ok(key)
+        })
     }
 
     fn last_seq(&self) -> Result<i64, StoreError> {

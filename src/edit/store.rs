@@ -223,6 +223,10 @@ pub trait EditStore: Send + Sync {
     /// exist then): what a live subscriber who had read up to `seq` could have seen of it.
     fn state_at(&self, layer: &str, fid: i64, seq: i64) -> Result<Option<PastState>, StoreError>;
 
+    /// The secret key of view feature ids (`view_id`), made when the store was created and
+    /// kept with it, so a view's ids stay the same across restarts.
+    fn view_id_key(&self) -> Result<[u8; 32], StoreError>;
+
     /// The last `seq` of the change log (0 when empty).
     fn last_seq(&self) -> Result<i64, StoreError>;
 

@@ -58,7 +58,8 @@ impl Subscription {
         let view = View::new(state.catalog.snapshot(), self.principal.clone());
         let layer = visible_layer(&view, &self.collection)?;
         let q = ItemsQuery::parse(&self.pairs, &layer, view.server(), Format::Json)?;
-        let id = fid.to_string();
+        // On a view, its opaque id; the edited layer's number never reaches its readers.
+        let id = view.feature_id_in(&self.collection, fid);
         let event = Event::default().id(seq.to_string());
         if let Some(i) = layer.position_of(&id).filter(|&i| q.selects(&layer, i)) {
             let mut buf = Vec::with_capacity(512);
@@ -77,10 +78,16 @@ impl Subscription {
         };
         let q = ItemsQuery::parse(&self.pairs, &then, view.server(), Format::Json)?;
         let was_seen = then.position_of(&id).is_some_and(|i| q.selects(&then, i));
+        // The id as the feature events wrote it: a number on the edited layer, text on a view.
+        let id = if layer.meta().view.is_some() {
+            serde_json::json!(id)
+        } else {
+            serde_json::json!(fid)
+        };
         Ok(was_seen.then(|| {
             event
                 .event("remove")
-                .data(serde_json::json!({ "id": fid }).to_string())
+                .data(serde_json::json!({ "id": id }).to_string())
         }))
     }
 }

@@ -99,12 +99,22 @@ fn photo_json(
     doc
 }
 
-/// The photos of a visible feature that the caller may see.
+/// The photos of a visible feature that the caller may see, and where they are kept.
+struct FeaturePhotos {
+    /// The edited layer that keeps them and the feature's number there.
+    source: String,
+    number: i64,
+    photos: Vec<PhotoMeta>,
+    /// All of them (staff on the edited layer), not only the approved ones (a view).
+    staff: bool,
+}
+
 async fn visible_photos(
     state: &AppState,
+    view: &crate::access::View,
     layer: &LayerView,
     fid: &str,
-) -> Result<(Vec<PhotoMeta>, bool), ApiError> {
+) -> Result<FeaturePhotos, ApiError> {
     let not_found = || {
         ApiError::NotFound(format!(
             "feature \"{fid}\" not found in collection \"{}\"",
@@ -114,18 +124,29 @@ async fn visible_photos(
     layer.position_of(fid).ok_or_else(not_found)?;
     let (Some((source, approved_only)), Some(editor)) = (photo_source(layer), state.editor.clone())
     else {
-        return Ok((Vec::new(), false));
+        // A layer read from files has no photos.
+        return Ok(FeaturePhotos {
+            source: String::new(),
+            number: 0,
+            photos: Vec::new(),
+            staff: false,
+        });
     };
-    let number: i64 = fid.parse().map_err(|_| not_found())?;
-    let list = tokio::task::spawn_blocking(move || editor.store().photos(&source, number))
+    // On a view the id is opaque; the store knows the edited layer's number.
+    let number = view.edited_fid(layer.id(), fid).ok_or_else(not_found)?;
+    let from = source.clone();
+    let list = tokio::task::spawn_blocking(move || editor.store().photos(&from, number))
         .await?
         .map_err(EditError::from)?;
-    Ok((
-        list.into_iter()
+    Ok(FeaturePhotos {
+        source,
+        number,
+        photos: list
+            .into_iter()
             .filter(|p| !approved_only || p.public)
             .collect(),
-        !approved_only,
-    ))
+        staff: !approved_only,
+    })
 }
 
 /// `GET /collections/{id}/items/{fid}/photos`.
@@ -136,10 +157,11 @@ pub async fn list(
     Path((id, fid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
-    let (photos, staff) = visible_photos(&state, &layer, &fid).await?;
-    let list: Vec<_> = photos
+    let found = visible_photos(&state, &view, &layer, &fid).await?;
+    let list: Vec<_> = found
+        .photos
         .iter()
-        .map(|p| photo_json(&base, &id, &fid, p, staff))
+        .map(|p| photo_json(&base, &id, &fid, p, found.staff))
         .collect();
     Ok(json_response(StatusCode::OK, json!({ "photos": list })))
 }
@@ -151,17 +173,24 @@ pub async fn get(
     Path((id, fid, n)): Path<(String, String, i64)>,
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
-    let (photos, staff) = visible_photos(&state, &layer, &fid).await?;
+    let found = visible_photos(&state, &view, &layer, &fid).await?;
     let no_photo = || ApiError::NotFound(format!("feature \"{fid}\" has no photo {n}"));
-    photos.iter().find(|p| p.n == n).ok_or_else(no_photo)?;
-    let (Some((source, _)), Some(editor)) = (photo_source(&layer), state.editor.clone()) else {
-        return Err(no_photo());
-    };
-    let number: i64 = fid.parse().map_err(|_| no_photo())?;
-    let found = tokio::task::spawn_blocking(move || editor.store().photo(&source, number, n))
+    found
+        .photos
+        .iter()
+        .find(|p| p.n == n)
+        .ok_or_else(no_photo)?;
+    let editor = super::edit::editor(&state)?;
+    let FeaturePhotos {
+        source,
+        number,
+        staff,
+        ..
+    } = found;
+    let stored = tokio::task::spawn_blocking(move || editor.store().photo(&source, number, n))
         .await?
         .map_err(EditError::from)?;
-    let (media_type, bytes) = found.ok_or_else(no_photo)?;
+    let (media_type, bytes) = stored.ok_or_else(no_photo)?;
     // Staff photos may show people or number plates before approval: never in shared caches.
     let cache = if staff {
         "private, no-store"
@@ -222,10 +251,11 @@ pub async fn add(
     .await??;
     let view = crate::access::View::new(state.catalog.snapshot(), caller.principal.clone());
     let layer = visible_layer(&view, &id)?;
-    let (photos, staff) = visible_photos(&state, &layer, &fid).await?;
-    let list: Vec<_> = photos
+    let found = visible_photos(&state, &view, &layer, &fid).await?;
+    let list: Vec<_> = found
+        .photos
         .iter()
-        .map(|p| photo_json(&base, &id, &fid, p, staff))
+        .map(|p| photo_json(&base, &id, &fid, p, found.staff))
         .collect();
     let mut response = json_response(StatusCode::CREATED, json!({ "photos": list }));
     let version = committed.feature.as_ref().map_or(0, |f| f.version);
