@@ -154,6 +154,37 @@ impl Town {
         found[0].clone()
     }
 
+    /// The id the public view gives report `fid`: the view's only feature at the same place
+    /// (view ids are opaque, not the report numbers).
+    fn public_id_of(&self, fid: &str) -> String {
+        let staff = self.as_staff(
+            "GET",
+            &format!("/collections/damage-reports/items/{fid}"),
+            &[],
+            b"",
+        );
+        assert_eq!(staff.status, 200, "{}", staff.text());
+        let place = serde_json::from_str::<Json>(&staff.text()).unwrap()["geometry"].clone();
+        let public = self.anonymous(
+            "GET",
+            "/collections/reports-public/items?limit=1000",
+            &[],
+            b"",
+        );
+        assert_eq!(public.status, 200, "{}", public.text());
+        let doc: Json = serde_json::from_str(&public.text()).unwrap();
+        let found: Vec<String> = doc["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["geometry"] == place)
+            .map(|f| id_text(&f["id"]))
+            .collect();
+        assert_eq!(found.len(), 1, "one public report at {place}: {doc}");
+        assert_ne!(found[0], fid, "the view's ids are not the report numbers");
+        found[0].clone()
+    }
+
     /// Moves report `fid` to workflow state `state`, as staff do with its ETag.
     fn set_state(&self, fid: &str, state: &str) {
         let item = format!("/collections/damage-reports/items/{fid}");
@@ -395,9 +426,14 @@ fn stored_and_served_photos_carry_no_exif_gps() {
 
     // (c) What the public view serves: nothing before the report is public and the photo
     // approved, then the same clean bytes.
-    let public_photo = format!("/collections/reports-public/items/{fid}/photos/1");
-    assert_eq!(t.anonymous("GET", &public_photo, &[], b"").status, 404);
+    // Not public yet: the view has no such feature (neither under the number nor otherwise).
+    let by_number = format!("/collections/reports-public/items/{fid}/photos/1");
+    assert_eq!(t.anonymous("GET", &by_number, &[], b"").status, 404);
     t.set_state(&fid, "対応中");
+    let public_photo = format!(
+        "/collections/reports-public/items/{}/photos/1",
+        t.public_id_of(&fid)
+    );
     assert_eq!(
         t.anonymous("GET", &public_photo, &[], b"").status,
         404,
@@ -709,9 +745,10 @@ fn the_public_stream_says_nothing_of_a_report_until_it_is_public() {
     t.report("道路損傷", public_one);
     let fid = t.fid_of(public_one);
     t.set_state(&fid, "対応中");
+    let public_id = t.public_id_of(&fid);
 
     let (event, before) = read_until(&mut stream, Instant::now() + Duration::from_secs(10), |e| {
-        e.event.as_deref() == Some("feature") && id_text(&e.json()["id"]) == fid
+        e.event.as_deref() == Some("feature") && id_text(&e.json()["id"]) == public_id
     });
     let event = event.unwrap_or_else(|| panic!("no feature event for {fid}; got {before:?}"));
     assert!(event.id.is_some());
