@@ -604,17 +604,25 @@ fn write_png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&crc.to_be_bytes());
 }
 
+/// The photo builder the integration tests use too (real encoder pixels, EXIF spliced in).
+#[cfg(test)]
+#[path = "../../tests/common/photo.rs"]
+#[allow(dead_code)]
+mod builder;
+
 #[cfg(test)]
 mod tests {
+    use super::builder::{
+        Gps, MAKE, MODEL, contains, decode, encode_jpeg, encode_png, exif_app1, gps_latitude_entry,
+        jpeg_segment, png_chunk, rationals,
+    };
     use super::*;
-    use image::{ExtendedColorType, ImageEncoder, ImageFormat, Rgb, RgbImage};
+    use image::{ImageFormat, RgbImage};
     use rand::{Rng, SeedableRng};
     use std::io::Cursor;
 
     const LIMIT: usize = 10_000_000;
     /// Canaries planted in the metadata; none may appear in a cleaned photo.
-    const MAKE: &[u8] = b"CanaryMake-7f3a";
-    const MODEL: &[u8] = b"CanaryModel-91c2";
     const TEXT_KEYWORD: &[u8] = b"CanaryAuthor";
     const XMP_CANARY: &[u8] = b"CanaryXmpLocation";
     const COMMENT_CANARY: &[u8] = b"CanaryComment";
@@ -625,45 +633,7 @@ mod tests {
     const LON: f64 = 139.102_191_666_666_67;
 
     fn picture() -> RgbImage {
-        RgbImage::from_fn(48, 32, |x, y| {
-            Rgb([(x * 5) as u8, (y * 7) as u8, ((x * y) % 251) as u8])
-        })
-    }
-
-    fn encode_jpeg(img: &RgbImage) -> Vec<u8> {
-        let mut buf = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90)
-            .write_image(
-                img.as_raw(),
-                img.width(),
-                img.height(),
-                ExtendedColorType::Rgb8,
-            )
-            .expect("encode jpeg");
-        buf
-    }
-
-    fn encode_png(img: &RgbImage) -> Vec<u8> {
-        let mut buf = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut buf)
-            .write_image(
-                img.as_raw(),
-                img.width(),
-                img.height(),
-                ExtendedColorType::Rgb8,
-            )
-            .expect("encode png");
-        buf
-    }
-
-    fn decode(bytes: &[u8], format: ImageFormat) -> RgbImage {
-        image::load_from_memory_with_format(bytes, format)
-            .expect("decodes")
-            .to_rgb8()
-    }
-
-    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-        haystack.windows(needle.len()).any(|w| w == needle)
+        super::builder::picture(48, 32)
     }
 
     fn find(haystack: &[u8], needle: &[u8]) -> usize {
@@ -673,139 +643,29 @@ mod tests {
             .expect("needle present")
     }
 
-    fn u16_bytes(little: bool, v: u16) -> [u8; 2] {
-        if little {
-            v.to_le_bytes()
-        } else {
-            v.to_be_bytes()
-        }
-    }
-
-    fn u32_bytes(little: bool, v: u32) -> [u8; 4] {
-        if little {
-            v.to_le_bytes()
-        } else {
-            v.to_be_bytes()
-        }
-    }
-
-    fn rationals(little: bool, parts: &[(u32, u32)]) -> Vec<u8> {
-        parts
-            .iter()
-            .flat_map(|&(n, d)| [u32_bytes(little, n), u32_bytes(little, d)].concat())
-            .collect()
-    }
-
-    /// The GPS latitude entry as an IFD holds it (tag 2, RATIONAL, count 3): a marker of a GPS
-    /// IFD that random image data will not contain.
-    fn gps_latitude_entry(little: bool) -> Vec<u8> {
-        [
-            &u16_bytes(little, 2)[..],
-            &u16_bytes(little, 5),
-            &u32_bytes(little, 3),
-        ]
-        .concat()
-    }
-
-    /// A TIFF as a phone writes it: IFD0 with Make, Model, Orientation and a pointer to a GPS
-    /// IFD holding 35°59'12.34" `lat_ref`, 139°5'67.89" `lon_ref`.
+    /// A TIFF as a phone writes it, with the position above in the given hemispheres.
     fn camera_exif(little: bool, orientation: u16, lat_ref: u8, lon_ref: u8) -> Vec<u8> {
-        let ascii = |s: &[u8]| [s, b"\0"].concat();
-        let ifd_len = |entries: usize| 2 + 12 * entries + 4;
-        let gps_at = 8 + ifd_len(4);
-        let data_at = gps_at + ifd_len(4);
-        // (tag, type, count, value in the file's byte order)
-        let ifd0: Vec<(u16, u16, u32, Vec<u8>)> = vec![
-            (0x010F, 2, MAKE.len() as u32 + 1, ascii(MAKE)),
-            (0x0110, 2, MODEL.len() as u32 + 1, ascii(MODEL)),
-            (0x0112, 3, 1, u16_bytes(little, orientation).to_vec()),
-            (0x8825, 4, 1, u32_bytes(little, gps_at as u32).to_vec()),
-        ];
-        let gps: Vec<(u16, u16, u32, Vec<u8>)> = vec![
-            (0x0001, 2, 2, vec![lat_ref, 0]),
-            (
-                0x0002,
-                5,
-                3,
-                rationals(little, &[(35, 1), (59, 1), (1234, 100)]),
-            ),
-            (0x0003, 2, 2, vec![lon_ref, 0]),
-            (
-                0x0004,
-                5,
-                3,
-                rationals(little, &[(139, 1), (5, 1), (6789, 100)]),
-            ),
-        ];
-        let mut out = if little {
-            b"II*\0".to_vec()
-        } else {
-            b"MM\0*".to_vec()
+        let gps = Gps {
+            lat: [(35, 1), (59, 1), (1234, 100)],
+            lat_ref,
+            lon: [(139, 1), (5, 1), (6789, 100)],
+            lon_ref,
         };
-        out.extend_from_slice(&u32_bytes(little, 8));
-        let mut data = Vec::new();
-        for ifd in [ifd0, gps] {
-            out.extend_from_slice(&u16_bytes(little, ifd.len() as u16));
-            for (tag, kind, count, value) in ifd {
-                out.extend_from_slice(&u16_bytes(little, tag));
-                out.extend_from_slice(&u16_bytes(little, kind));
-                out.extend_from_slice(&u32_bytes(little, count));
-                if value.len() <= 4 {
-                    let mut inline = value.clone();
-                    inline.resize(4, 0);
-                    out.extend_from_slice(&inline);
-                } else {
-                    let at = (data_at + data.len()) as u32;
-                    out.extend_from_slice(&u32_bytes(little, at));
-                    data.extend_from_slice(&value);
-                    if data.len() % 2 == 1 {
-                        data.push(0);
-                    }
-                }
-            }
-            out.extend_from_slice(&u32_bytes(little, 0));
-        }
-        assert_eq!(out.len(), data_at);
-        out.extend_from_slice(&data);
-        out
-    }
-
-    fn jpeg_segment(marker: u8, payload: &[u8]) -> Vec<u8> {
-        let length = u16::try_from(payload.len() + 2).expect("segment fits");
-        [&[0xFF, marker][..], &length.to_be_bytes(), payload].concat()
+        super::builder::camera_exif(little, orientation, gps)
     }
 
     /// `segments` inserted right after SOI, and `trailer` after EOI.
     fn splice_jpeg(jpeg: &[u8], segments: &[Vec<u8>], trailer: &[u8]) -> Vec<u8> {
-        let mut out = jpeg[..2].to_vec();
-        for segment in segments {
-            out.extend_from_slice(segment);
-        }
-        out.extend_from_slice(&jpeg[2..]);
-        out.extend_from_slice(trailer);
-        out
-    }
-
-    fn exif_app1(tiff: &[u8]) -> Vec<u8> {
-        jpeg_segment(0xE1, &[&b"Exif\0\0"[..], tiff].concat())
-    }
-
-    fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        write_png_chunk(&mut out, kind, data);
-        out
+        [
+            super::builder::splice_jpeg(jpeg, segments),
+            trailer.to_vec(),
+        ]
+        .concat()
     }
 
     /// `chunks` inserted right after IHDR, and `trailer` after IEND.
     fn splice_png(png: &[u8], chunks: &[Vec<u8>], trailer: &[u8]) -> Vec<u8> {
-        let after_ihdr = 8 + 12 + 13;
-        let mut out = png[..after_ihdr].to_vec();
-        for chunk in chunks {
-            out.extend_from_slice(chunk);
-        }
-        out.extend_from_slice(&png[after_ihdr..]);
-        out.extend_from_slice(trailer);
-        out
+        [super::builder::splice_png(png, chunks), trailer.to_vec()].concat()
     }
 
     fn assert_gps(gps: Option<(f64, f64)>, lon: f64, lat: f64) {
