@@ -186,16 +186,10 @@ async fn a_feature_lives_through_create_change_delete_and_restore_with_its_histo
     assert!(history[3]["after"].is_null());
 
     // A new feature never takes the deleted one's id.
-    let (_, headers, _) = t
-        .json(
-            Method::POST,
-            REPORTS,
-            &t.sato,
-            None,
-            &report("公園", "遊具", 139.1, 36.0),
-        )
+    let fid = t
+        .create_report(&t.sato, "公園", "遊具", (139.1, 36.0))
         .await;
-    assert!(header_text(&headers, header::LOCATION).ends_with("/items/2"));
+    assert_eq!(fid, 2);
 }
 
 #[tokio::test]
@@ -297,16 +291,8 @@ async fn of_two_editors_on_one_feature_the_second_gets_412_and_nothing_is_lost()
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
     let t = town();
-    let (status, _, _) = t
-        .json(
-            Method::POST,
-            REPORTS,
-            &t.sato,
-            None,
-            &report("道路損傷", "既存", 139.1, 36.01),
-        )
+    t.create_report(&t.sato, "道路損傷", "既存", (139.1, 36.01))
         .await;
-    assert_eq!(status, StatusCode::CREATED);
     let before = t.state();
     let huge = "あ".repeat(1001);
     let mut unknown = report("道路損傷", "x", 139.1, 36.01);
@@ -666,38 +652,9 @@ async fn part_4_is_declared_and_documented_for_those_who_may_write() {
 #[tokio::test]
 async fn a_public_view_tags_what_it_shows_and_nothing_else() {
     let t = town();
-    let (status, _, body) = t
-        .json(
-            Method::POST,
-            REPORTS,
-            &t.sato,
-            None,
-            &report("公園", "遊具が壊れている", 139.1, 36.01),
-        )
+    let fid = t
+        .create_report(&t.sato, "公園", "遊具が壊れている", (139.1, 36.01))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let fid = doc(&body)["id"].as_i64().expect("id");
-    let internal = format!("{REPORTS}/{fid}");
-    let patch = |version: i64, props: Json| {
-        let t = &t;
-        let internal = internal.clone();
-        async move {
-            let tag = format!("\"{fid}-{version}\"");
-            let (status, _, body) = t
-                .send(
-                    Method::PATCH,
-                    &internal,
-                    Some(&t.sato),
-                    &[
-                        ("content-type", "application/merge-patch+json"),
-                        ("if-match", &tag),
-                    ],
-                    json!({ "properties": props }).to_string().into_bytes(),
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-        }
-    };
     let public_tag = |public: String| {
         let t = &t;
         async move {
@@ -716,7 +673,8 @@ async fn a_public_view_tags_what_it_shows_and_nothing_else() {
             header_text(&headers, header::ETAG)
         }
     };
-    patch(1, json!({"状況": "対応中"})).await;
+    t.patch_report(&t.sato, fid, 1, json!({"状況": "対応中"}))
+        .await;
     // The view shows it under an opaque id, not the number that counts every report.
     let (status, _, body) = t
         .send(
@@ -762,10 +720,17 @@ async fn a_public_view_tags_what_it_shows_and_nothing_else() {
     assert_eq!(status, StatusCode::NOT_MODIFIED);
 
     // An internal attribute changes: the public representation and its tag do not.
-    patch(2, json!({"内容": "遊具が壊れている。子どもがけがをした"})).await;
+    t.patch_report(
+        &t.sato,
+        fid,
+        2,
+        json!({"内容": "遊具が壊れている。子どもがけがをした"}),
+    )
+    .await;
     assert_eq!(public_tag(public.clone()).await, first);
     // A public attribute changes: a new tag.
-    patch(3, json!({"対応内容": "遊具を撤去しました"})).await;
+    t.patch_report(&t.sato, fid, 3, json!({"対応内容": "遊具を撤去しました"}))
+        .await;
     assert_ne!(public_tag(public.clone()).await, first);
 }
 

@@ -14,9 +14,8 @@ use serde_json::{Value as Json, json};
 
 use common::brute::{Brute, Shape, inside, shape};
 use common::sample::header_text;
-use common::town::{Town, description, doc, report, town};
+use common::town::{Town, description, doc, town};
 
-const REPORTS: &str = "/collections/damage-reports/items";
 const CATEGORIES: [&str; 6] = [
     "道路損傷",
     "河川",
@@ -179,34 +178,11 @@ async fn seed(t: &Town, floods: &Layer, roads: &Layer, boxes: &[[f64; 4]]) -> Ve
         }
         let category = CATEGORIES[rng.random_range(0..CATEGORIES.len())];
         let text = format!("通報 {n}: 「{category}」, \"引用符\" と改行\nあり");
-        let (status, _, body) = t
-            .json(
-                Method::POST,
-                REPORTS,
-                &t.sato,
-                None,
-                &report(category, &text, p.0, p.1),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let fid = doc(&body)["id"].as_i64().expect("numeric id");
+        let fid = t.create_report(&t.sato, category, &text, p).await;
         let public = posted.len() % 3 == 0;
         if public {
-            let (status, _, body) = t
-                .send(
-                    Method::PATCH,
-                    &format!("{REPORTS}/{fid}"),
-                    Some(&t.sato),
-                    &[
-                        ("content-type", "application/merge-patch+json"),
-                        ("if-match", &format!("\"{fid}-1\"")),
-                    ],
-                    json!({"properties": {"状況": "対応中"}})
-                        .to_string()
-                        .into_bytes(),
-                )
+            t.patch_report(&t.sato, fid, 1, json!({"状況": "対応中"}))
                 .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
         }
         posted.push(Posted {
             fid,
@@ -269,12 +245,6 @@ fn expected(reports: &[&Posted], keys_of: impl Fn(&Posted) -> BTreeSet<String>) 
     (out, outside)
 }
 
-async fn get_json(t: &Town, uri: &str, token: Option<&str>) -> Json {
-    let (status, _, body) = t.send(Method::GET, uri, token, &[], vec![]).await;
-    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
-    doc(&body)
-}
-
 fn query(path: &str, params: &[(&str, &str)]) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
     for (k, v) in params {
@@ -300,19 +270,19 @@ async fn summaries_count_reports_like_the_brute_force() {
             .map(|i| floods.properties[i]["浸水深ﾗﾝｸ"].to_string())
             .collect()
     };
-    let s = get_json(
-        &t,
-        &query(
-            "/collections/damage-reports/summary",
-            &[
-                ("by", "flood-zones"),
-                ("group", "浸水深ﾗﾝｸ"),
-                ("split", "種別"),
-            ],
-        ),
-        Some(&t.sato),
-    )
-    .await;
+    let s = t
+        .get_json(
+            &query(
+                "/collections/damage-reports/summary",
+                &[
+                    ("by", "flood-zones"),
+                    ("group", "浸水深ﾗﾝｸ"),
+                    ("split", "種別"),
+                ],
+            ),
+            Some(&t.sato),
+        )
+        .await;
     let (want, outside) = expected(&all, rank_keys);
     assert!(
         want.len() >= 2 && outside > 0,
@@ -332,20 +302,20 @@ async fn summaries_count_reports_like_the_brute_force() {
         .collect();
     assert!(!chosen.is_empty());
     let bbox = west.map(|v| v.to_string()).join(",");
-    let s = get_json(
-        &t,
-        &query(
-            "/collections/damage-reports/summary",
-            &[
-                ("by", "zoning"),
-                ("bbox", &bbox),
-                ("filter", "種別 IN ('道路損傷','河川')"),
-                ("split", "種別"),
-            ],
-        ),
-        Some(&t.sato),
-    )
-    .await;
+    let s = t
+        .get_json(
+            &query(
+                "/collections/damage-reports/summary",
+                &[
+                    ("by", "zoning"),
+                    ("bbox", &bbox),
+                    ("filter", "種別 IN ('道路損傷','河川')"),
+                    ("split", "種別"),
+                ],
+            ),
+            Some(&t.sato),
+        )
+        .await;
     let (want, outside) = expected(&chosen, |r| {
         (0..zoning.shapes.len())
             .filter(|&i| inside(r.p, &zoning.shapes[i]))
@@ -358,15 +328,15 @@ async fn summaries_count_reports_like_the_brute_force() {
 
     // Per road route: the nearest road within the reach, by Vincenty distance.
     let within = WITHIN_M.to_string();
-    let s = get_json(
-        &t,
-        &query(
-            "/collections/damage-reports/summary",
-            &[("by", "roads"), ("group", "路線名"), ("within", &within)],
-        ),
-        Some(&t.sato),
-    )
-    .await;
+    let s = t
+        .get_json(
+            &query(
+                "/collections/damage-reports/summary",
+                &[("by", "roads"), ("group", "路線名"), ("within", &within)],
+            ),
+            Some(&t.sato),
+        )
+        .await;
     let (want, outside) = expected(&all, |r| {
         road_group(&roads, &boxes, r.p)
             .expect("seeded places are unambiguous")
@@ -382,15 +352,15 @@ async fn summaries_count_reports_like_the_brute_force() {
 
     // The public view counts only public reports, for anyone.
     let public: Vec<&Posted> = posted.iter().filter(|r| r.public).collect();
-    let s = get_json(
-        &t,
-        &query(
-            "/collections/reports-public/summary",
-            &[("by", "flood-zones"), ("group", "浸水深ﾗﾝｸ")],
-        ),
-        None,
-    )
-    .await;
+    let s = t
+        .get_json(
+            &query(
+                "/collections/reports-public/summary",
+                &[("by", "flood-zones"), ("group", "浸水深ﾗﾝｸ")],
+            ),
+            None,
+        )
+        .await;
     let (want, outside) = expected(&public, rank_keys);
     assert_eq!(s["total"], public.len());
     assert_eq!(s["outside"], outside);
@@ -399,38 +369,48 @@ async fn summaries_count_reports_like_the_brute_force() {
     assert_eq!(got, want);
 
     // What the caller may not see does not exist, and a bad parameter says which it is.
-    for (uri, token, status, param) in [
-        (
-            "/collections/damage-reports/summary?by=flood-zones",
-            None,
-            404,
-            "",
-        ),
-        (
-            "/collections/reports-public/summary?by=evacuation-support",
-            None,
-            400,
-            "by",
-        ),
-        (
-            "/collections/reports-public/summary?by=flood-zones&split=内容",
-            None,
-            400,
-            "split",
-        ),
-        (
-            "/collections/damage-reports/summary?by=roads&within=-1",
-            Some(t.sato.as_str()),
-            400,
-            "within",
-        ),
-        (
-            "/collections/damage-reports/summary?by=roads&limit=5",
-            Some(t.sato.as_str()),
-            400,
-            "limit",
-        ),
-    ] {
+    assert_refused(
+        &t,
+        &[
+            (
+                "/collections/damage-reports/summary?by=flood-zones",
+                None,
+                404,
+                "",
+            ),
+            (
+                "/collections/reports-public/summary?by=evacuation-support",
+                None,
+                400,
+                "by",
+            ),
+            (
+                "/collections/reports-public/summary?by=flood-zones&split=内容",
+                None,
+                400,
+                "split",
+            ),
+            (
+                "/collections/damage-reports/summary?by=roads&within=-1",
+                Some(t.sato.as_str()),
+                400,
+                "within",
+            ),
+            (
+                "/collections/damage-reports/summary?by=roads&limit=5",
+                Some(t.sato.as_str()),
+                400,
+                "limit",
+            ),
+        ],
+    )
+    .await;
+}
+
+/// Each request `(uri, token, status, param)` is refused with `status`; a 400's description
+/// starts with the parameter it is about.
+async fn assert_refused(t: &Town, cases: &[(&str, Option<&str>, u16, &str)]) {
+    for &(uri, token, status, param) in cases {
         let (got, _, body) = t.send(Method::GET, uri, token, &[], vec![]).await;
         assert_eq!(got.as_u16(), status, "{uri}: {body}");
         if !param.is_empty() {
@@ -538,7 +518,7 @@ async fn exports_hold_exactly_what_the_query_selects() {
         "/collections/damage-reports/export",
         &[("bbox", &b.map(|v| v.to_string()).join(","))],
     );
-    let d = get_json(&t, &uri, Some(&t.sato)).await;
+    let d = t.get_json(&uri, Some(&t.sato)).await;
     let want: BTreeSet<i64> = posted
         .iter()
         .filter(|r| r.p.0 >= b[0] && r.p.0 <= b[2] && r.p.1 >= b[1] && r.p.1 <= b[3])
@@ -597,28 +577,23 @@ async fn exports_hold_exactly_what_the_query_selects() {
     }
 
     // Not for the anonymous caller; a bad format or paging is a 400 naming the parameter.
-    for (uri, token, status, param) in [
-        ("/collections/damage-reports/export", None, 404, ""),
-        (
-            "/collections/reports-public/export?format=xlsx",
-            None,
-            400,
-            "format",
-        ),
-        (
-            "/collections/reports-public/export?limit=10",
-            None,
-            400,
-            "limit",
-        ),
-    ] {
-        let (got, _, body) = t.send(Method::GET, uri, token, &[], vec![]).await;
-        assert_eq!(got.as_u16(), status, "{uri}: {body}");
-        if !param.is_empty() {
-            assert!(
-                description(&body).starts_with(&format!("{param}: ")),
-                "{uri}: {body}"
-            );
-        }
-    }
+    assert_refused(
+        &t,
+        &[
+            ("/collections/damage-reports/export", None, 404, ""),
+            (
+                "/collections/reports-public/export?format=xlsx",
+                None,
+                400,
+                "format",
+            ),
+            (
+                "/collections/reports-public/export?limit=10",
+                None,
+                400,
+                "limit",
+            ),
+        ],
+    )
+    .await;
 }

@@ -123,6 +123,52 @@ impl Town {
         .await
     }
 
+    /// Creates a damage report as `token` (it must succeed) and returns its fid.
+    pub async fn create_report(
+        &self,
+        token: &str,
+        category: &str,
+        text: &str,
+        (lon, lat): (f64, f64),
+    ) -> i64 {
+        let (status, _, body) = self
+            .json(
+                Method::POST,
+                "/collections/damage-reports/items",
+                token,
+                None,
+                &report(category, text, lon, lat),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        doc(&body)["id"].as_i64().expect("a numeric id")
+    }
+
+    /// Changes properties of report `fid` at `version` as `token` (it must succeed).
+    pub async fn patch_report(&self, token: &str, fid: i64, version: i64, properties: Json) {
+        let tag = format!("\"{fid}-{version}\"");
+        let (status, _, body) = self
+            .send(
+                Method::PATCH,
+                &format!("/collections/damage-reports/items/{fid}"),
+                Some(token),
+                &[
+                    ("content-type", "application/merge-patch+json"),
+                    ("if-match", &tag),
+                ],
+                json!({ "properties": properties }).to_string().into_bytes(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// A GET that must answer 200, as JSON.
+    pub async fn get_json(&self, uri: &str, token: Option<&str>) -> Json {
+        let (status, _, body) = self.send(Method::GET, uri, token, &[], vec![]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        doc(&body)
+    }
+
     /// What the store holds: every feature of every editable layer and the log's end. Bad
     /// requests must leave this exactly as it was.
     pub fn state(&self) -> (Vec<String>, i64) {
