@@ -350,6 +350,32 @@ fn assert_clean(bytes: &[u8], gps: Gps, format: ImageFormat, size: (u32, u32), w
     assert_eq!(dimensions(bytes, format), size, "{what}: size");
 }
 
+/// Sends a report with one photo and no lon/lat: it must be placed where the photo's GPS
+/// says. Returns the report's fid.
+fn report_placed_by_photo(
+    t: &Town,
+    category: &str,
+    description: &str,
+    photo: Part<'_>,
+    (lon, lat): (f64, f64),
+) -> String {
+    let r = post_form(
+        t,
+        &[
+            Part::Text("category", category),
+            Part::Text("description", description),
+            photo,
+        ],
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let answer = r.json();
+    assert_eq!(answer["located"], "photo", "{answer}");
+    assert_eq!(answer["photos"], 1, "{answer}");
+    assert_close(&answer["lon"], lon, "lon");
+    assert_close(&answer["lat"], lat, "lat");
+    t.fid_of(description)
+}
+
 #[test]
 fn stored_and_served_photos_carry_no_exif_gps() {
     let t = Town::start();
@@ -367,21 +393,8 @@ fn stored_and_served_photos_carry_no_exif_gps() {
 
     // No lon/lat: the place comes from the photo.
     let description = "歩道の段差が大きく崩れている";
-    let r = post_form(
-        &t,
-        &[
-            Part::Text("category", "道路損傷"),
-            Part::Text("description", description),
-            Part::File("photo", "IMG_2041.JPG", "image/jpeg", &jpeg),
-        ],
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let answer = r.json();
-    assert_eq!(answer["located"], "photo", "{answer}");
-    assert_eq!(answer["photos"], 1, "{answer}");
-    assert_close(&answer["lon"], JPEG_LON, "lon");
-    assert_close(&answer["lat"], JPEG_LAT, "lat");
-    let fid = t.fid_of(description);
+    let photo = Part::File("photo", "IMG_2041.JPG", "image/jpeg", &jpeg);
+    let fid = report_placed_by_photo(&t, "道路損傷", description, photo, (JPEG_LON, JPEG_LAT));
     let item = t.as_staff(
         "GET",
         &format!("/collections/damage-reports/items/{fid}"),
@@ -472,20 +485,8 @@ fn stored_and_served_photos_carry_no_exif_gps() {
             .any(|(t, _)| *t == Tag::GPSLatitude)
     );
     let description = "公園の遊具が壊れている";
-    let r = post_form(
-        &t,
-        &[
-            Part::Text("category", "公園"),
-            Part::Text("description", description),
-            Part::File("photo", "screenshot.png", "image/png", &png),
-        ],
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let answer = r.json();
-    assert_eq!(answer["located"], "photo", "{answer}");
-    assert_close(&answer["lon"], PNG_LON, "PNG lon");
-    assert_close(&answer["lat"], PNG_LAT, "PNG lat");
-    let fid = t.fid_of(description);
+    let photo = Part::File("photo", "screenshot.png", "image/png", &png);
+    let fid = report_placed_by_photo(&t, "公園", description, photo, (PNG_LON, PNG_LAT));
     let (stored, media_type, ..) = t.stored_photo(&fid, 1);
     let served = t.as_staff(
         "GET",
