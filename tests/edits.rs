@@ -195,16 +195,10 @@ async fn a_feature_lives_through_create_change_delete_and_restore_with_its_histo
 #[tokio::test]
 async fn of_two_editors_on_one_feature_the_second_gets_412_and_nothing_is_lost() {
     let t = town();
-    let (_, headers, _) = t
-        .json(
-            Method::POST,
-            REPORTS,
-            &t.sato,
-            None,
-            &report("道路損傷", "段差", 139.1, 36.01),
-        )
+    let fid = t
+        .create_report(&t.sato, "道路損傷", "段差", (139.1, 36.01))
         .await;
-    let item = header_text(&headers, header::LOCATION).replace("http://machimap.test", "");
+    let item = format!("{REPORTS}/{fid}");
     // Both read the same version.
     let (_, h1, _) = t.send(Method::GET, &item, Some(&t.sato), &[], vec![]).await;
     let (_, h2, _) = t
