@@ -67,7 +67,7 @@ fn seed(store: &GeoPackage, data: &Path, n: usize) -> anyhow::Result<()> {
             },
             actor: "bench".into(),
             client: "bench".into(),
-            idempotency_key: None,
+            idempotency: None,
         })?;
     }
     Ok(())
@@ -98,7 +98,7 @@ fn run(data: &Path, size: usize) -> anyhow::Result<()> {
     };
     let origin = || Origin {
         client: "bench".into(),
-        idempotency_key: None,
+        idempotency: None,
     };
     let rounds = 200;
     let mut creates = Vec::new();

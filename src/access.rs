@@ -140,6 +140,17 @@ impl View {
         self.catalog.edited_fid(id, feature)
     }
 
+    /// The id the live stream gives its event for change `seq`: opaque, so the gaps between
+    /// a reader's events count nothing it may not see.
+    pub fn event_id(&self, seq: i64) -> String {
+        self.catalog.event_id(seq)
+    }
+
+    /// The change behind an event id this server gave; `None` for any other text.
+    pub fn event_seq(&self, id: &str) -> Option<i64> {
+        self.catalog.event_seq(id)
+    }
+
     /// Residents' report settings, when the town takes reports (anyone may send one).
     pub fn reports(&self) -> Option<&crate::config::ReportsConfig> {
         self.catalog.reports()

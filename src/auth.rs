@@ -407,10 +407,18 @@ impl Auth {
     ) -> Result<NewSession, LoginError> {
         let key = throttle_key(name);
         let now = self.clock.now();
+        // A locked name stays locked for the addresses that failed on it. An address that has
+        // not failed on it in the last day may still try: the right password from the
+        // owner's desk works while a stranger's five wrong ones lock only the stranger out.
+        // Each new address that fails joins the lock and lengthens it, so guessing from many
+        // addresses still gains one try per address and lock period, no more.
         let locked_until: Option<i64> = self.store.with(|c| {
             c.query_row(
-                "SELECT locked_until FROM login_throttle WHERE name = ?1",
-                [&key],
+                "SELECT t.locked_until FROM login_throttle t
+                 WHERE t.name = ?1 AND EXISTS (
+                     SELECT 1 FROM login_failure_source f
+                     WHERE f.name = t.name AND f.client = ?2 AND f.last_failure > ?3)",
+                params![&key, client, now - 86_400],
                 |r| r.get(0),
             )
             .optional()
@@ -453,6 +461,7 @@ impl Auth {
         self.store.with(|c| {
             let tx = c.transaction()?;
             tx.execute("DELETE FROM login_throttle WHERE name = ?1", [&key])?;
+            tx.execute("DELETE FROM login_failure_source WHERE name = ?1", [&key])?;
             tx.execute("DELETE FROM session WHERE expires_at <= ?1", [now])?;
             tx.execute(
                 "INSERT INTO session (token_hash, user_id, csrf_token, created_at, expires_at)
@@ -506,6 +515,17 @@ impl Auth {
                  ON CONFLICT(name) DO UPDATE SET failures = ?2, last_failure = ?3,
                      locked_until = ?4",
                 params![key, failures, now, locked_until],
+            )?;
+            tx.execute(
+                "INSERT INTO login_failure_source (name, client, last_failure)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name, client) DO UPDATE SET last_failure = ?3",
+                params![key, client, now],
+            )?;
+            // Forget addresses that have not failed for a day, so the table stays small.
+            tx.execute(
+                "DELETE FROM login_failure_source WHERE last_failure <= ?1",
+                [now - 86_400],
             )?;
             let detail = format!("failures={failures}");
             let actor = Actor { name: "-", client };

@@ -223,6 +223,17 @@ impl Catalog {
         }
     }
 
+    /// The id of the live stream's event for change-log position `seq`. Only `access::View`
+    /// should call this.
+    pub(crate) fn event_id(&self, seq: i64) -> String {
+        self.view_ids.events().encode(seq)
+    }
+
+    /// The change-log position behind an event id (see `event_id`).
+    pub(crate) fn event_seq(&self, id: &str) -> Option<i64> {
+        self.view_ids.events().decode(id)
+    }
+
     /// Whether any layer is edited through the API.
     pub fn has_editable_layers(&self) -> bool {
         self.layers.iter().any(|l| l.meta.edit.is_some())

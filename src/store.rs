@@ -88,7 +88,18 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"#];
+"#,
+    // 2: the addresses each name failed from, so a lock holds against them and not against
+    // the right password from elsewhere (a stranger must not lock a colleague out).
+    r#"
+CREATE TABLE login_failure_source (
+    name         TEXT NOT NULL,
+    client       TEXT NOT NULL,
+    last_failure INTEGER NOT NULL,
+    PRIMARY KEY (name, client)
+);
+"#,
+];
 
 /// The store. Cheap operations run under one connection lock; callers on the async executor
 /// go through `spawn_blocking`.

@@ -16,6 +16,8 @@ const ROUNDS: u8 = 8;
 #[derive(Clone)]
 pub struct ViewIds {
     key: [u8; 32],
+    /// The same permutation under a key derived for the live stream's event ids.
+    events: Option<Box<ViewIds>>,
 }
 
 impl std::fmt::Debug for ViewIds {
@@ -26,7 +28,25 @@ impl std::fmt::Debug for ViewIds {
 
 impl ViewIds {
     pub fn new(key: [u8; 32]) -> ViewIds {
-        ViewIds { key }
+        let mut h = Sha256::new();
+        h.update(key);
+        h.update(b"machimap live event ids");
+        let events = ViewIds {
+            key: h.finalize().into(),
+            events: None,
+        };
+        ViewIds {
+            key,
+            events: Some(Box::new(events)),
+        }
+    }
+
+    /// Ids of the live stream's events, for change-log positions: the stream of a view must
+    /// not number its events by the log, whose gaps would count writes its reader cannot
+    /// see (other layers, reports that are not public). Under a key of their own, an event id
+    /// and a feature id never tell of each other.
+    pub fn events(&self) -> &ViewIds {
+        self.events.as_deref().unwrap_or(self)
     }
 
     fn round(&self, round: u8, half: u32) -> u32 {
@@ -86,6 +106,10 @@ mod tests {
         let other = ViewIds::new([8; 32]);
         assert!((1..=100).all(|n| other.encode(n) != ids.encode(n)));
         assert_ne!(other.decode(&ids.encode(5)), Some(5));
+        // Event ids are another permutation again, and turn back too.
+        let events = ids.events();
+        assert!((1..=100).all(|n| events.encode(n) != ids.encode(n)));
+        assert_eq!(events.decode(&events.encode(77)), Some(77));
     }
 
     #[test]

@@ -523,6 +523,58 @@ async fn repeated_failures_lock_the_name_for_a_while() {
     assert_eq!(t.audit(machimap::audit::Action::SignInLocked).len(), 3);
 }
 
+/// A stranger's wrong passwords lock the name for the stranger's address, not for the owner
+/// at another address; every address that fails joins the lock.
+#[tokio::test]
+async fn a_stranger_cannot_lock_a_colleague_out() {
+    let t = town_with(SecurityConfig {
+        public_requests_per_minute: 0,
+        login_attempts_per_minute: 0,
+        behind_proxy: true,
+        ..SecurityConfig::default()
+    });
+    let login_from = |user: &'static str, pw: String, addr: &'static str| {
+        let t = &t;
+        async move {
+            t.send(
+                Method::POST,
+                "/auth/login",
+                &[("x-forwarded-for", addr)],
+                Some(json!({"username": user, "password": pw})),
+            )
+            .await
+        }
+    };
+    let stranger = "198.51.100.7";
+    for _ in 0..5 {
+        let r = login_from("admin1", "guess guess guess".into(), stranger).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+    // The stranger is locked out, even with the right password.
+    let r = login_from("admin1", password("admin1"), stranger).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    // The admin at their own desk signs in.
+    let r = login_from("admin1", password("admin1"), "192.0.2.10").await;
+    assert_eq!(r.status, StatusCode::OK, "the owner was locked out: {}", r.body);
+
+    // Guessing from a second address: its first wrong try is answered, then it is locked too,
+    // for longer (the lock doubles).
+    for _ in 0..5 {
+        login_from("fukushi", "guess guess guess".into(), stranger).await;
+    }
+    let r = login_from("fukushi", "another guess!".into(), "203.0.113.5").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let r = login_from("fukushi", password("fukushi"), "203.0.113.5").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.header("retry-after"), "1800");
+    // The owner, from an address that never failed, still signs in; afterwards the name
+    // starts over for everyone.
+    let r = login_from("fukushi", password("fukushi"), "192.0.2.11").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = login_from("fukushi", password("fukushi"), stranger).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
 #[tokio::test]
 async fn a_role_change_takes_effect_on_the_next_request() {
     let t = town();

@@ -148,7 +148,29 @@ CREATE TABLE machimap_idempotency (
     at    TEXT NOT NULL,
     PRIMARY KEY (layer, "key")
 );
-"#];
+"#,
+    // 2: idempotency keys belong to the actor who sent them and remember a digest of the
+    // request, so another caller's key or another request under the same key never replays a
+    // commit. Keys kept from before have no digest: a retry of one is refused, not doubled.
+    r#"
+CREATE TABLE machimap_idempotency_by_actor (
+    layer       TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    "key"       TEXT NOT NULL,
+    fingerprint BLOB NOT NULL,
+    op          TEXT NOT NULL,
+    seq         INTEGER NOT NULL REFERENCES machimap_history (seq),
+    fid         INTEGER NOT NULL,
+    at          TEXT NOT NULL,
+    PRIMARY KEY (layer, actor, "key")
+);
+INSERT INTO machimap_idempotency_by_actor
+    SELECT i.layer, h.actor, i."key", x'', i.op, i.seq, i.fid, i.at
+    FROM machimap_idempotency i JOIN machimap_history h ON h.seq = i.seq;
+DROP TABLE machimap_idempotency;
+ALTER TABLE machimap_idempotency_by_actor RENAME TO machimap_idempotency;
+"#,
+];
 
 /// An edit store in a GeoPackage file.
 pub struct GeoPackage {
@@ -1165,8 +1187,14 @@ fn apply(conn: &Connection, layer: &Layer, change: &Change, now: &str) -> Result
                 after: Some(snapshot(conn, spec, after)?),
             })
         }
-        Op::SetPhotoPublic { fid, n, public } => {
+        Op::SetPhotoPublic {
+            fid,
+            n,
+            public,
+            expected_version,
+        } => {
             let before = existing(conn, layer, *fid)?;
+            check_version(&before, *expected_version)?;
             let before_j = before_json(conn, spec, &before)?;
             let changed = conn.execute(
                 "UPDATE machimap_photo SET public = ?4 WHERE layer = ?1 AND fid = ?2 AND n = ?3",
@@ -1312,19 +1340,22 @@ impl EditStore for GeoPackage {
             })?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let op = change.op.name();
-            if let Some(key) = &change.idempotency_key {
-                let first: Option<(String, i64, i64)> = tx
+            if let Some(key) = &change.idempotency {
+                let first: Option<(String, i64, i64, Vec<u8>)> = tx
                     .query_row(
-                        "SELECT op, seq, fid FROM machimap_idempotency
-                         WHERE layer = ?1 AND \"key\" = ?2",
-                        params![change.layer, key],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        "SELECT op, seq, fid, fingerprint FROM machimap_idempotency
+                         WHERE layer = ?1 AND actor = ?2 AND \"key\" = ?3",
+                        params![change.layer, change.actor, key.key],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                     )
                     .optional()?;
-                if let Some((first_op, seq, fid)) = first {
-                    // A retry repeats its request exactly: another op, or the same op on
-                    // another feature, means the client reused the key for something new.
-                    if first_op != op || target_fid(&change.op).is_some_and(|f| f != fid) {
+                if let Some((first_op, seq, fid, fingerprint)) = first {
+                    // A retry repeats its request exactly: anything else under the key means
+                    // the client reused it for something new.
+                    if fingerprint != key.fingerprint
+                        || first_op != op
+                        || target_fid(&change.op).is_some_and(|f| f != fid)
+                    {
                         return Err(Failure::Refused(StoreError::KeyReused));
                     }
                     return Ok(Committed {
@@ -1353,11 +1384,21 @@ impl EditStore for GeoPackage {
                 ],
             )?;
             let seq = tx.last_insert_rowid();
-            if let Some(key) = &change.idempotency_key {
+            if let Some(key) = &change.idempotency {
                 tx.execute(
-                    "INSERT INTO machimap_idempotency (layer, \"key\", op, seq, fid, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![change.layer, key, op, seq, applied.fid, now],
+                    "INSERT INTO machimap_idempotency
+                         (layer, actor, \"key\", fingerprint, op, seq, fid, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        change.layer,
+                        change.actor,
+                        key.key,
+                        key.fingerprint.as_slice(),
+                        op,
+                        seq,
+                        applied.fid,
+                        now
+                    ],
                 )?;
             }
             let feature = applied.after.map(|(f, _)| f);
@@ -1537,6 +1578,7 @@ mod tests {
     use geo::{LineString, MultiLineString, MultiPoint, MultiPolygon, Polygon, line_string, point};
 
     use super::*;
+    use crate::edit::store::Idempotency;
 
     const LAYER: &str = "road-damage";
 
@@ -1580,13 +1622,14 @@ mod tests {
             op,
             actor: "tanaka".into(),
             client: "192.0.2.10".into(),
-            idempotency_key: None,
+            idempotency: None,
         }
     }
 
+    /// `op` under `key`, with the op's name standing for the request it came from.
     fn keyed(layer: &str, op: Op, key: &str) -> Change {
         Change {
-            idempotency_key: Some(key.into()),
+            idempotency: Some(Idempotency::new(key.into(), &[op.name().as_bytes()])),
             ..change(layer, op)
         }
     }
@@ -1928,6 +1971,30 @@ mod tests {
     }
 
     #[test]
+    fn idempotency_keys_belong_to_their_actor_and_request() {
+        let (_dir, _path, store) = fresh();
+        let op = || create(pt(139.7, 35.6), props("陥没", 1, 1));
+        let request = |actor: &str, body: &[u8]| Change {
+            actor: actor.into(),
+            idempotency: Some(Idempotency::new("shared-key-001".into(), &[b"POST", body])),
+            ..change(LAYER, op())
+        };
+        let staff = store.commit(&request("tanaka", b"staff")).expect("staff");
+        // Another actor's key is another key: a new commit, not the staff member's result.
+        let resident = store.commit(&request("-", b"resident")).expect("resident");
+        assert!(!resident.replayed);
+        assert_ne!(resident.fid, staff.fid);
+        // The same actor, the same key, another request: refused, nothing written.
+        let other = store.commit(&request("tanaka", b"another body"));
+        assert!(matches!(other, Err(StoreError::KeyReused)), "{other:?}");
+        assert_eq!(store.features(LAYER).expect("features").len(), 2);
+        // The same request again is the retry it looks like.
+        let retry = store.commit(&request("-", b"resident")).expect("retry");
+        assert!(retry.replayed);
+        assert_eq!(retry.fid, resident.fid);
+    }
+
+    #[test]
     fn idempotency_key_replays_the_first_result() {
         let (_dir, _path, store) = fresh();
         let op = || create(pt(139.7, 35.6), props("陥没", 1, 1));
@@ -2058,6 +2125,7 @@ mod tests {
                     fid: c.fid,
                     n: 2,
                     public: true,
+                    expected_version: 2,
                 },
             ))
             .expect("approve");
@@ -2080,11 +2148,26 @@ mod tests {
                 fid: c.fid,
                 n: 9,
                 public: true,
+                expected_version: 3,
             },
         ));
         assert!(
             matches!(no_photo, Err(StoreError::NoPhoto { n: 9, .. })),
             "{no_photo:?}"
+        );
+        // An approval made on an older version is refused: another approver changed it.
+        let stale = store.commit(&change(
+            LAYER,
+            Op::SetPhotoPublic {
+                fid: c.fid,
+                n: 1,
+                public: true,
+                expected_version: 2,
+            },
+        ));
+        assert!(
+            matches!(stale, Err(StoreError::VersionMismatch { .. })),
+            "{stale:?}"
         );
 
         assert_eq!(
@@ -2515,7 +2598,7 @@ mod tests {
             &path,
             "SELECT value FROM machimap_meta WHERE key = 'schema_version'",
         );
-        assert_eq!(schema, "1");
+        assert_eq!(schema, SIDE_MIGRATIONS.len().to_string());
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::catalog::{Catalog, LayerReport, LiveCatalog, LoadError, feature_of};
 use crate::config::{EditConfig, LayerConfig};
 use crate::layer::{Feature, FeatureId, Layer};
 use input::{Checked, Context, FeatureInput, FeaturePatch};
+pub use store::Idempotency;
 use store::{Change, Committed, EditStore, NewPhoto, Op, StoreError};
 
 /// Why an edit was refused or failed. The HTTP layer maps each to a status.
@@ -109,8 +110,8 @@ impl Action {
 #[derive(Debug, Clone, Default)]
 pub struct Origin {
     pub client: String,
-    /// The request's `Idempotency-Key`, when sent.
-    pub idempotency_key: Option<String>,
+    /// The request's `Idempotency-Key` and the digest of the request, when a key was sent.
+    pub idempotency: Option<Idempotency>,
 }
 
 /// How many change events a slow live subscriber may fall behind before it re-reads the log.
@@ -123,6 +124,11 @@ pub struct Editor {
     /// Orders commit → catalog swap → announcement, and reloads.
     lock: Mutex<()>,
     events: broadcast::Sender<ChangeEvent>,
+}
+
+/// The 404 of an admin request naming a layer that is not editable, hidden or missing.
+pub fn no_editable_layer(id: &str) -> EditError {
+    EditError::NotFound(format!("no editable layer \"{id}\""))
 }
 
 /// Today's date in Japan (UTC+9, no daylight saving), for dates the server sets.
@@ -353,10 +359,15 @@ impl Editor {
     ) -> Result<Committed, EditError> {
         let _guard = self.guard()?;
         let catalog = self.live.snapshot();
+        // A layer the admin may not see answers like one that does not exist: neither its
+        // features nor whether one is deleted may show.
+        View::new(Arc::clone(&catalog), principal.clone())
+            .layer(layer)
+            .ok_or_else(|| no_editable_layer(layer))?;
         let l = catalog
             .layer(layer)
             .filter(|l| l.meta.edit.is_some())
-            .ok_or_else(|| EditError::NotFound(format!("no editable layer \"{layer}\"")))?;
+            .ok_or_else(|| no_editable_layer(layer))?;
         if l.position_of(&fid.to_string()).is_some() {
             return Err(EditError::Conflict(format!(
                 "feature {fid} of \"{layer}\" is not deleted"
@@ -401,7 +412,8 @@ impl Editor {
         )
     }
 
-    /// Approves a photo for the public view or withdraws it (`update` permission).
+    /// Approves a photo for the public view or withdraws it (`update` permission), if the
+    /// feature is still at the version `if_match` names.
     pub fn set_photo_public(
         &self,
         principal: &Principal,
@@ -409,16 +421,23 @@ impl Editor {
         fid: &str,
         n: i64,
         public: bool,
+        if_match: Option<IfMatch>,
         origin: Origin,
     ) -> Result<Committed, EditError> {
         let _guard = self.guard()?;
         let (_, l) = self.editable(principal, layer, Action::Update)?;
-        let (fid, _) = current_feature(&l, fid)?;
+        let (fid, current) = current_feature(&l, fid)?;
+        let expected_version = expected_version(if_match, current)?;
         self.commit(
             principal,
             layer,
             origin,
-            Op::SetPhotoPublic { fid, n, public },
+            Op::SetPhotoPublic {
+                fid,
+                n,
+                public,
+                expected_version,
+            },
         )
     }
 
@@ -496,7 +515,7 @@ impl Editor {
             op,
             actor: principal.name().to_string(),
             client: origin.client,
-            idempotency_key: origin.idempotency_key,
+            idempotency: origin.idempotency,
         };
         let committed = self.store.commit(&change)?;
         if !committed.replayed {

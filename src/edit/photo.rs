@@ -29,10 +29,12 @@ const PNG_MAGIC: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
 /// The PNG chunks that are kept: the critical ones and those that only affect how the pixels
 /// are rendered (transparency, colour, pixel size, animation). Every other ancillary chunk
-/// (`eXIf`, `tEXt`, `zTXt`, `iTXt`, `tIME`, private ones) is dropped.
-const PNG_KEPT: [&[u8; 4]; 15] = [
-    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT",
-    b"pHYs", b"bKGD", b"acTL", b"fcTL", b"fdAT",
+/// (`eXIf`, `tEXt`, `zTXt`, `iTXt`, `tIME`, private ones) is dropped, and so is `iCCP`: an
+/// ICC profile holds free text (its description and copyright tags, and any tag a writer
+/// adds), and without it a viewer shows the pixels as sRGB, as `sRGB`/`gAMA`/`cHRM` say.
+const PNG_KEPT: [&[u8; 4]; 14] = [
+    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"pHYs",
+    b"bKGD", b"acTL", b"fcTL", b"fdAT",
 ];
 
 /// A photo that passed the checks, with its metadata removed.
@@ -418,10 +420,11 @@ fn clean_jpeg(input: &[u8]) -> Result<CleanPhoto, PhotoError> {
                     }
                 }
             }
-            // APP2 ICC profile and APP14 Adobe (transform flag for CMYK/YCCK) affect colours.
-            0xE2 if payload.starts_with(b"ICC_PROFILE\0") => copy(&mut out),
+            // APP14 Adobe (the transform flag for CMYK/YCCK) is needed to decode the colours.
             0xEE if payload.starts_with(b"Adobe") => copy(&mut out),
-            // Other APPn (MPF, IPTC, Photoshop, Ducky, maker data …) and COM comments.
+            // Other APPn (an APP2 ICC profile, whose tags hold free text; MPF, IPTC,
+            // Photoshop, Ducky, maker data …) and COM comments. Without a profile the pixels
+            // are shown as sRGB, which is what phones mostly take.
             0xE2..=0xEF | 0xFE => {}
             // Tables (DQT, DHT, DAC), DRI, DNL and the rest are needed to decode.
             _ => copy(&mut out),
@@ -835,6 +838,7 @@ mod tests {
                 png_chunk(b"iTXt", &[XMP_CANARY, b"\0\0\0\0\0x"].concat()),
                 png_chunk(b"tIME", &[0x07, 0xE8, 1, 2, 3, 4, 5]),
                 png_chunk(b"prVt", COMMENT_CANARY),
+                png_chunk(b"iCCP", &[b"icc\0\0"[..].to_vec(), COMMENT_CANARY.to_vec()].concat()),
                 phys.clone(),
             ],
             TRAILER_CANARY,
@@ -844,7 +848,7 @@ mod tests {
         assert_eq!((photo.width, photo.height), (48, 32));
         assert_gps(photo.gps, LON, LAT);
         assert_no_metadata(&photo.bytes);
-        for dropped in [&b"eXIf"[..], b"tEXt", b"iTXt", b"tIME", b"prVt"] {
+        for dropped in [&b"eXIf"[..], b"tEXt", b"iTXt", b"tIME", b"prVt", b"iCCP"] {
             assert!(!contains(&photo.bytes, dropped));
         }
         assert!(contains(&photo.bytes, &gamma));
@@ -855,9 +859,10 @@ mod tests {
     }
 
     #[test]
-    fn jpeg_keeps_colour_segments_and_drops_the_rest() {
+    fn jpeg_keeps_the_adobe_segment_and_drops_the_rest_with_the_icc_profile() {
         let plain = encode_jpeg(&picture());
-        let icc = jpeg_segment(0xE2, b"ICC_PROFILE\0\x01\x01fake profile bytes");
+        // Free text rides in an ICC profile's tags as easily as in a comment.
+        let icc = jpeg_segment(0xE2, &[&b"ICC_PROFILE\0\x01\x01"[..], COMMENT_CANARY].concat());
         // Adobe with transform 1 (YCbCr), as the image really is.
         let adobe = jpeg_segment(0xEE, b"Adobe\0\x64\0\0\0\0\x01");
         let jfif_with_thumbnail = jpeg_segment(
@@ -878,7 +883,7 @@ mod tests {
             b"",
         );
         let photo = clean(&upload, LIMIT).expect("clean");
-        assert!(contains(&photo.bytes, &icc));
+        assert!(!contains(&photo.bytes, b"ICC_PROFILE"));
         assert!(contains(&photo.bytes, &adobe));
         assert!(!contains(&photo.bytes, COMMENT_CANARY));
         assert!(contains(

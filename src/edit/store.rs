@@ -72,9 +72,37 @@ pub struct Change {
     pub actor: String,
     /// The client address, for the history.
     pub client: String,
-    /// A client's `Idempotency-Key`: a second commit with the same key (and layer) changes
-    /// nothing and returns the first commit's result with `replayed` set.
-    pub idempotency_key: Option<String>,
+    /// A client's `Idempotency-Key`: a second commit of the same request under the same key
+    /// by the same actor on the same layer changes nothing and returns the first commit's
+    /// result with `replayed` set.
+    pub idempotency: Option<Idempotency>,
+}
+
+/// A client's `Idempotency-Key` with a digest of the request it came with. Keys belong to
+/// the actor who sent them: one caller's key never replays another caller's commit, and a
+/// key sent again with another request is refused (`StoreError::KeyReused`), never replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    /// SHA-256 of what the request asked for (see `Idempotency::new`).
+    pub fingerprint: [u8; 32],
+}
+
+impl Idempotency {
+    /// The key with the digest of `parts` (each length-prefixed, so no two lists of parts
+    /// hash alike): the method, the target and the request's content.
+    pub fn new(key: String, parts: &[&[u8]]) -> Idempotency {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in parts {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        Idempotency {
+            key,
+            fingerprint: h.finalize().into(),
+        }
+    }
 }
 
 /// The kinds of change.
@@ -105,8 +133,14 @@ pub enum Op {
         expected_version: Option<i64>,
         photos: Vec<NewPhoto>,
     },
-    /// Approves a photo for the public view, or withdraws it.
-    SetPhotoPublic { fid: i64, n: i64, public: bool },
+    /// Approves a photo for the public view, or withdraws it, if the feature is still at
+    /// `expected_version`.
+    SetPhotoPublic {
+        fid: i64,
+        n: i64,
+        public: bool,
+        expected_version: i64,
+    },
 }
 
 impl Op {
@@ -179,7 +213,7 @@ pub enum StoreError {
     NothingToRestore { layer: String, fid: i64 },
     #[error("feature {fid} has no photo {n}")]
     NoPhoto { fid: i64, n: i64 },
-    #[error("the idempotency key was used before for another change")]
+    #[error("the Idempotency-Key was used before with another request; send a new key")]
     KeyReused,
     #[error(
         "{location}: the edit store's table for \"{layer}\" does not match the catalog: {message}"

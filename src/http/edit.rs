@@ -10,13 +10,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::identity::{Admin, Caller};
+use super::features::audit_read;
+use super::identity::{Admin, Caller, CurrentView};
 use super::{ApiError, AppState, BaseUrl, json_response};
-use crate::access::View;
+use crate::access::{LayerView, View};
 use crate::crs::RequestCrs;
 use crate::edit::input::{FeatureInput, FeaturePatch};
 use crate::edit::store::{Committed, LogEntry};
-use crate::edit::{Editor, IfMatch, Origin};
+use crate::edit::{Editor, Idempotency, IfMatch, Origin};
 use crate::encode::geojson::write_feature_in;
 use crate::encode::media;
 
@@ -69,6 +70,11 @@ fn require_media_type(headers: &HeaderMap, accepted: &[&str]) -> Result<(), ApiE
     }
 }
 
+/// The `If-Match` header as sent (empty when absent), for an idempotency digest.
+fn if_match_text(headers: &HeaderMap) -> &[u8] {
+    headers.get(header::IF_MATCH).map_or(&[], |v| v.as_bytes())
+}
+
 /// The `If-Match` precondition: `*` or one ETag of this feature. An ETag of another feature,
 /// a weak one (never equal under the strong comparison RFC 9110 requires) or garbage is a
 /// precondition that cannot hold.
@@ -92,23 +98,29 @@ pub(super) fn if_match(headers: &HeaderMap, fid: &str) -> Result<Option<IfMatch>
     }
 }
 
-/// The request's `Idempotency-Key`, for safe retries of a `POST`.
-fn origin(caller: &Caller, headers: &HeaderMap) -> Result<Origin, ApiError> {
+/// Where a write comes from: the client, and the request's `Idempotency-Key` (for safe
+/// retries) with the digest of `request` (the method, target and content), so the key
+/// replays only this request of this caller.
+pub(super) fn origin(
+    caller: &Caller,
+    headers: &HeaderMap,
+    request: &[&[u8]],
+) -> Result<Origin, ApiError> {
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
             let k = v.to_str().unwrap_or("").trim().trim_matches('"');
-            if k.is_empty() || k.len() > 255 {
+            if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(ApiError::BadRequest(
                     "Idempotency-Key: expected 1 to 255 visible ASCII characters".into(),
                 ));
             }
-            Some(k.to_string())
+            Some(Idempotency::new(k.to_string(), request))
         }
     };
     Ok(Origin {
         client: caller.client.0.clone(),
-        idempotency_key: key,
+        idempotency: key,
     })
 }
 
@@ -169,7 +181,7 @@ pub async fn create(
     let editor = editor_for(&state, &caller, &id)?;
     require_media_type(&headers, &[media::GEOJSON, media::JSON])?;
     let input = FeatureInput::parse(&body)?;
-    let origin = origin(&caller, &headers)?;
+    let origin = origin(&caller, &headers, &[b"POST", id.as_bytes(), &body])?;
     let principal = caller.principal.clone();
     let layer = id.clone();
     let committed = blocking(move || editor.create(&principal, &layer, input, origin)).await?;
@@ -189,7 +201,7 @@ pub async fn replace(
     require_media_type(&headers, &[media::GEOJSON, media::JSON])?;
     let input = FeatureInput::parse(&body)?;
     let precondition = if_match(&headers, &fid)?;
-    let origin = origin(&caller, &headers)?;
+    let origin = origin(&caller, &headers, &[b"PUT", id.as_bytes(), fid.as_bytes(), if_match_text(&headers), &body])?;
     let principal = caller.principal.clone();
     let layer = id.clone();
     let committed =
@@ -211,7 +223,7 @@ pub async fn patch(
     require_media_type(&headers, &[MERGE_PATCH, media::GEOJSON, media::JSON])?;
     let patch = FeaturePatch::parse(&body)?;
     let precondition = if_match(&headers, &fid)?;
-    let origin = origin(&caller, &headers)?;
+    let origin = origin(&caller, &headers, &[b"PATCH", id.as_bytes(), fid.as_bytes(), if_match_text(&headers), &body])?;
     let principal = caller.principal.clone();
     let layer = id.clone();
     let committed =
@@ -229,14 +241,25 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let editor = editor_for(&state, &caller, &id)?;
     let precondition = if_match(&headers, &fid)?;
-    let origin = origin(&caller, &headers)?;
+    let origin = origin(&caller, &headers, &[b"DELETE", id.as_bytes(), fid.as_bytes(), if_match_text(&headers)])?;
     let principal = caller.principal.clone();
     blocking(move || editor.delete(&principal, &id, &fid, precondition, origin)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// A change-log entry as the admin pages show it.
-fn log_json(e: &LogEntry) -> serde_json::Value {
+/// A change-log entry as the admin pages show it, with only the attributes `layer` shows
+/// the admin: the history of a feature must not read wider than the feature itself.
+fn log_json(layer: &LayerView, e: &LogEntry) -> serde_json::Value {
+    let visible = |state: &Option<serde_json::Value>| {
+        let mut state = state.clone()?;
+        if let Some(props) = state
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            props.retain(|name, _| layer.attribute(name).is_some());
+        }
+        Some(state)
+    };
     json!({
         "seq": e.seq,
         "collection": e.layer,
@@ -245,20 +268,34 @@ fn log_json(e: &LogEntry) -> serde_json::Value {
         "actor": e.actor,
         "client": e.client,
         "at": e.at,
-        "before": e.before,
-        "after": e.after,
+        "before": visible(&e.before),
+        "after": visible(&e.after),
     })
+}
+
+/// The editable layer an admin request names, as the admin sees it: a hidden, missing or
+/// read-only layer is the same 404 on every admin route.
+fn admin_layer(view: &View, id: &str) -> Result<LayerView, ApiError> {
+    view.layer(id)
+        .filter(|l| l.meta().edit.is_some())
+        .ok_or_else(|| crate::edit::no_editable_layer(id).into())
 }
 
 /// `GET /admin/history/{collection}/{fid}`: every change of one feature, oldest first.
 pub async fn history(
     State(state): State<AppState>,
     Admin(_): Admin,
+    CurrentView { view, caller }: CurrentView,
     Path((id, fid)): Path<(String, i64)>,
 ) -> Result<Response, ApiError> {
+    let layer = admin_layer(&view, &id)?;
     let editor = editor(&state)?;
+    audit_read(&state, &caller, &layer, layer.visible(), || {
+        format!("history of feature {fid}")
+    })
+    .await?;
     let entries = blocking(move || Ok(editor.store().history(&id, fid)?)).await?;
-    let list: Vec<_> = entries.iter().map(log_json).collect();
+    let list: Vec<_> = entries.iter().map(|e| log_json(&layer, e)).collect();
     Ok(json_response(StatusCode::OK, json!({ "history": list })))
 }
 
@@ -266,11 +303,17 @@ pub async fn history(
 pub async fn deleted(
     State(state): State<AppState>,
     Admin(_): Admin,
+    CurrentView { view, caller }: CurrentView,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let layer = admin_layer(&view, &id)?;
     let editor = editor(&state)?;
+    audit_read(&state, &caller, &layer, layer.visible(), || {
+        "deleted features".to_string()
+    })
+    .await?;
     let entries = blocking(move || Ok(editor.store().deleted(&id)?)).await?;
-    let list: Vec<_> = entries.iter().map(log_json).collect();
+    let list: Vec<_> = entries.iter().map(|e| log_json(&layer, e)).collect();
     Ok(json_response(StatusCode::OK, json!({ "deleted": list })))
 }
 
@@ -283,7 +326,7 @@ pub async fn restore(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let editor = editor(&state)?;
-    let origin = origin(&caller, &headers)?;
+    let origin = origin(&caller, &headers, &[b"restore", id.as_bytes(), &fid.to_be_bytes()])?;
     let principal = caller.principal.clone();
     let layer = id.clone();
     let committed = blocking(move || editor.restore(&principal, &layer, fid, origin)).await?;

@@ -498,18 +498,12 @@ pub async fn item(
     // tags what it shows instead: its version counts changes to attributes it hides too.
     let version = layer.version(index);
     let tag = if layer.meta().view.is_some() {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(&buf);
-        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-        Some(format!("\"{hex}\""))
+        Some(content_tag(&buf))
     } else {
         (version > 0).then(|| super::edit::etag(&fid, version))
     };
     if let Some(t) = &tag
-        && headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|h| h.to_str().ok())
-            .is_some_and(|h| h.split(',').any(|x| x.trim() == t || x.trim() == "*"))
+        && none_match(&headers, t)
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, t.clone())]).into_response());
     }
@@ -534,6 +528,22 @@ pub async fn item(
         response.headers_mut().insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// A strong ETag that is a digest of what is served, and tells nothing else.
+pub(super) fn content_tag(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// Whether the request's `If-None-Match` names `tag` (or `*`): the client has it already.
+pub(super) fn none_match(headers: &axum::http::HeaderMap, tag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| h.split(',').any(|x| x.trim() == tag || x.trim() == "*"))
 }
 
 /// Percent-encodes a path segment (feature ids may be Japanese or contain `/`).

@@ -3,10 +3,11 @@
 //! disaster office's map of damage reports. The same `bbox`, `filter` and attribute
 //! parameters as `/items` narrow it (`filter=種別 IN ('道路損傷','河川')`).
 //!
-//! Each event's `id` is the change's sequence number in the edit store's log. A client that
-//! reconnects with `Last-Event-ID` (browsers' EventSource does so by itself) first gets the
-//! current state of every feature changed after that number, then the live changes, so no
-//! change is missed across a dropped connection.
+//! Each event's `id` stands for the change's position in the edit store's log, under a keyed
+//! permutation: ids that counted the log would tell a public reader how many hidden writes
+//! fell between two of its events. A client that reconnects with `Last-Event-ID` (browsers'
+//! EventSource does so by itself) first gets the current state of every feature changed after
+//! that event, then the live changes, so no change is missed across a dropped connection.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::features::{audit_read, visible_layer};
 use super::identity::CurrentView;
 use super::{ApiError, AppState, QueryPairs};
-use crate::access::{Principal, View};
+use crate::access::{LayerView, Principal, View};
 use crate::edit::{ChangeEvent, EditError, Editor};
 use crate::encode::geojson::write_feature_in;
 use crate::query::{Format, ItemsQuery};
@@ -43,10 +44,11 @@ struct Subscription {
 
 impl Subscription {
     /// The SSE event for change `seq` of feature `fid`: `feature` when the feature now meets
-    /// the query; `remove` when it does not but did as of change `seen` (what the subscriber
-    /// could know of it); `None` otherwise. A stream never tells of a feature its reader could
-    /// not see: a public view's subscriber learns nothing of a report that is not public yet,
-    /// not even that it exists.
+    /// the query and reads otherwise than it did as of change `seen` (what the subscriber
+    /// could know of it); `remove` when it does not meet the query but did as of `seen`;
+    /// `None` otherwise. A stream never tells of a feature its reader could not see: a public
+    /// view's subscriber learns nothing of a report that is not public yet, not even that it
+    /// exists, nor that staff changed what only staff see.
     async fn event(
         &self,
         state: &AppState,
@@ -57,37 +59,47 @@ impl Subscription {
     ) -> Result<Option<Event>, ApiError> {
         let view = View::new(state.catalog.snapshot(), self.principal.clone());
         let layer = visible_layer(&view, &self.collection)?;
-        let q = ItemsQuery::parse(&self.pairs, &layer, view.server(), Format::Json)?;
         // On a view, its opaque id; the edited layer's number never reaches its readers.
         let id = view.feature_id_in(&self.collection, fid);
-        let event = Event::default().id(seq.to_string());
-        if let Some(i) = layer.position_of(&id).filter(|&i| q.selects(&layer, i)) {
-            let mut buf = Vec::with_capacity(512);
-            write_feature_in(&mut buf, &layer, i, q.output_attrs(&layer), None, q.crs);
-            return Ok(Some(
-                event.event("feature").data(String::from_utf8_lossy(&buf)),
-            ));
-        }
+        let now = self.shown(&view, &layer, &id)?;
         let editor = Arc::clone(editor);
         let source = self.source.clone();
         let past = tokio::task::spawn_blocking(move || editor.store().state_at(&source, fid, seen))
             .await?
             .map_err(EditError::from)?;
-        let Some(then) = past.and_then(|p| view.as_of(&self.collection, fid, p)) else {
-            return Ok(None);
+        let before = match past.and_then(|p| view.as_of(&self.collection, fid, p)) {
+            Some(then) => self.shown(&view, &then, &id)?,
+            None => None,
         };
-        let q = ItemsQuery::parse(&self.pairs, &then, view.server(), Format::Json)?;
-        let was_seen = then.position_of(&id).is_some_and(|i| q.selects(&then, i));
-        // The id as the feature events wrote it: a number on the edited layer, text on a view.
-        let id = if layer.meta().view.is_some() {
-            serde_json::json!(id)
-        } else {
-            serde_json::json!(fid)
-        };
-        Ok(was_seen.then(|| {
-            event
-                .event("remove")
-                .data(serde_json::json!({ "id": id }).to_string())
+        let event = Event::default().id(view.event_id(seq));
+        Ok(match (now, before) {
+            (Some(now), Some(before)) if now == before => None,
+            (Some(now), _) => Some(event.event("feature").data(now)),
+            (None, Some(_)) => {
+                // The id as the feature events wrote it: a number on the edited layer, text on
+                // a view.
+                let id = if layer.meta().view.is_some() {
+                    serde_json::json!(id)
+                } else {
+                    serde_json::json!(fid)
+                };
+                Some(
+                    event
+                        .event("remove")
+                        .data(serde_json::json!({ "id": id }).to_string()),
+                )
+            }
+            (None, None) => None,
+        })
+    }
+
+    /// Feature `id` of `layer` as this subscription writes it, if it meets the query.
+    fn shown(&self, view: &View, layer: &LayerView, id: &str) -> Result<Option<String>, ApiError> {
+        let q = ItemsQuery::parse(&self.pairs, layer, view.server(), Format::Json)?;
+        Ok(layer.position_of(id).filter(|&i| q.selects(layer, i)).map(|i| {
+            let mut buf = Vec::with_capacity(512);
+            write_feature_in(&mut buf, layer, i, q.output_attrs(layer), None, q.crs);
+            String::from_utf8_lossy(&buf).into_owned()
         }))
     }
 }
@@ -143,9 +155,10 @@ pub async fn changes(
         .or(resume)
     {
         None => None,
-        Some(v) => Some(v.trim().parse::<i64>().map_err(|_| {
+        Some(v) => Some(view.event_seq(v.trim()).ok_or_else(|| {
             ApiError::BadRequest(format!(
-                "Last-Event-ID: expected an event id from this stream, got \"{v}\""
+                "Last-Event-ID: expected an event id from this stream, got \"{}\"",
+                v.chars().take(40).collect::<String>()
             ))
         })?),
     };

@@ -104,7 +104,9 @@ struct FeaturePhotos {
     /// The edited layer that keeps them and the feature's number there.
     source: String,
     number: i64,
-    photos: Vec<PhotoMeta>,
+    /// Each photo's number in the store, and the photo as the caller sees it: on a view,
+    /// numbered 1, 2 … among the approved ones, so a gap tells of no photo held back.
+    photos: Vec<(i64, PhotoMeta)>,
     /// All of them (staff on the edited layer), not only the approved ones (a view).
     staff: bool,
 }
@@ -144,6 +146,12 @@ async fn visible_photos(
         photos: list
             .into_iter()
             .filter(|p| !approved_only || p.public)
+            .enumerate()
+            .map(|(k, p)| {
+                let stored = p.n;
+                let n = if approved_only { k as i64 + 1 } else { stored };
+                (stored, PhotoMeta { n, ..p })
+            })
             .collect(),
         staff: !approved_only,
     })
@@ -161,7 +169,7 @@ pub async fn list(
     let list: Vec<_> = found
         .photos
         .iter()
-        .map(|p| photo_json(&base, &id, &fid, p, found.staff))
+        .map(|(_, p)| photo_json(&base, &id, &fid, p, found.staff))
         .collect();
     Ok(json_response(StatusCode::OK, json!({ "photos": list })))
 }
@@ -171,14 +179,16 @@ pub async fn get(
     State(state): State<AppState>,
     CurrentView { view, .. }: CurrentView,
     Path((id, fid, n)): Path<(String, String, i64)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
     let found = visible_photos(&state, &view, &layer, &fid).await?;
     let no_photo = || ApiError::NotFound(format!("feature \"{fid}\" has no photo {n}"));
-    found
+    let stored_n = found
         .photos
         .iter()
-        .find(|p| p.n == n)
+        .find(|(_, p)| p.n == n)
+        .map(|(stored, _)| *stored)
         .ok_or_else(no_photo)?;
     let editor = super::edit::editor(&state)?;
     let FeaturePhotos {
@@ -187,21 +197,30 @@ pub async fn get(
         staff,
         ..
     } = found;
-    let stored = tokio::task::spawn_blocking(move || editor.store().photo(&source, number, n))
+    let stored = tokio::task::spawn_blocking(move || editor.store().photo(&source, number, stored_n))
         .await?
         .map_err(EditError::from)?;
     let (media_type, bytes) = stored.ok_or_else(no_photo)?;
     // Staff photos may show people or number plates before approval: never in shared caches.
-    let cache = if staff {
-        "private, no-store"
-    } else {
-        "public, max-age=300"
-    };
+    // An approved photo may be withdrawn at any time: caches keep it but ask each time
+    // (a 304 costs no image).
+    if staff {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, media_type),
+                (header::CACHE_CONTROL, "private, no-store".to_string()),
+            ],
+            Bytes::from(bytes),
+        )
+            .into_response());
+    }
+    let tag = super::features::content_tag(&bytes);
+    let cache = (header::CACHE_CONTROL, "public, no-cache".to_string());
+    if super::features::none_match(&headers, &tag) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag), cache]).into_response());
+    }
     Ok((
-        [
-            (header::CONTENT_TYPE, media_type),
-            (header::CACHE_CONTROL, cache.to_string()),
-        ],
+        [(header::CONTENT_TYPE, media_type), (header::ETAG, tag), cache],
         Bytes::from(bytes),
     )
         .into_response())
@@ -241,7 +260,7 @@ pub async fn add(
     let precondition = if_match(&headers, &fid)?;
     let origin = Origin {
         client: caller.client.0.clone(),
-        idempotency_key: None,
+        idempotency: None,
     };
     let principal = caller.principal.clone();
     let (layer, feature) = (id.clone(), fid.clone());
@@ -255,7 +274,7 @@ pub async fn add(
     let list: Vec<_> = found
         .photos
         .iter()
-        .map(|p| photo_json(&base, &id, &fid, p, found.staff))
+        .map(|(_, p)| photo_json(&base, &id, &fid, p, found.staff))
         .collect();
     let mut response = json_response(StatusCode::CREATED, json!({ "photos": list }));
     let version = committed.feature.as_ref().map_or(0, |f| f.version);
@@ -271,9 +290,13 @@ pub async fn set_public(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, fid, n)): Path<(String, String, i64)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let editor = super::edit::editor_for(&state, &caller, &id)?;
+    // Publishing is a decision on the feature as the approver saw it: another approver's
+    // change in between (a withdrawal, a state change) must not be overwritten blind.
+    let precondition = if_match(&headers, &fid)?;
     let doc = crate::edit::input::parse_json(&body)?;
     let public = match doc.get("public") {
         Some(serde_json::Value::Bool(b)) if doc.as_object().is_some_and(|o| o.len() == 1) => *b,
@@ -285,11 +308,11 @@ pub async fn set_public(
     };
     let origin = Origin {
         client: caller.client.0.clone(),
-        idempotency_key: None,
+        idempotency: None,
     };
     let principal = caller.principal.clone();
     let committed = tokio::task::spawn_blocking(move || {
-        editor.set_photo_public(&principal, &id, &fid, n, public, origin)
+        editor.set_photo_public(&principal, &id, &fid, n, public, precondition, origin)
     })
     .await??;
     Ok(json_response(

@@ -15,7 +15,7 @@ use super::{ApiError, AppState, BaseUrl, json_response};
 use crate::catalog::Catalog;
 use crate::config::{LayerConfig, ReportsConfig};
 use crate::edit::photo::CleanPhoto;
-use crate::edit::{Origin, ResidentReport, receipt};
+use crate::edit::{ResidentReport, receipt};
 
 /// Longest text field of a report form other than the description (category, lon, lat).
 const SHORT_FIELD: usize = 200;
@@ -237,6 +237,14 @@ pub async fn create(
         },
         _ => return Err(ApiError::BadRequest("give lon and lat together".into())),
     };
+    // The report as the resident wrote it: a retry with the same key must carry the same.
+    let mut request: Vec<&[u8]> = vec![b"report", category.as_bytes()];
+    for text in [&form.description, &form.lon, &form.lat] {
+        request.push(text.as_deref().map_or(b"\0absent", str::as_bytes));
+    }
+    request.extend(form.photos.iter().map(|p| p.bytes.as_slice()));
+    let origin = super::edit::origin(&caller, &headers, &request)?;
+    drop(request);
     let report = ResidentReport {
         category,
         description: form.description.unwrap_or_default(),
@@ -245,13 +253,6 @@ pub async fn create(
         photos: form.photos.into_iter().map(new_photo).collect(),
     };
     let photo_count = report.photos.len();
-    let origin = Origin {
-        client: caller.client.0.clone(),
-        idempotency_key: headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .map(|k| k.trim().chars().take(255).collect()),
-    };
     let (committed, code) =
         tokio::task::spawn_blocking(move || editor.create_report(report, origin)).await??;
     let status = status_of(&state, committed.fid).await?;

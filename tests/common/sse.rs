@@ -20,12 +20,12 @@ impl SseEvent {
         serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
     }
 
-    /// The numeric `id`; panics without one.
-    pub fn seq(&self) -> i64 {
+    /// The `id`; panics without one.
+    pub fn event_id(&self) -> &str {
         self.id
             .as_deref()
-            .and_then(|i| i.parse().ok())
-            .unwrap_or_else(|| panic!("event without a numeric id: {self:?}"))
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| panic!("event without an id: {self:?}"))
     }
 }
 
