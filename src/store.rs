@@ -33,7 +33,8 @@ pub enum StoreError {
 }
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE role (
     name        TEXT PRIMARY KEY,
     description TEXT NOT NULL DEFAULT ''

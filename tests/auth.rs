@@ -555,7 +555,12 @@ async fn a_stranger_cannot_lock_a_colleague_out() {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
     // The admin at their own desk signs in.
     let r = login_from("admin1", password("admin1"), "192.0.2.10").await;
-    assert_eq!(r.status, StatusCode::OK, "the owner was locked out: {}", r.body);
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the owner was locked out: {}",
+        r.body
+    );
 
     // Guessing from a second address: its first wrong try is answered, then it is locked too,
     // for longer (the lock doubles).

@@ -92,7 +92,8 @@ CREATE TABLE IF NOT EXISTS machimap_meta (
 
 /// Migrations of the `machimap_*` side tables, applied in order; `machimap_meta` row
 /// `schema_version` records how many have run. (`PRAGMA user_version` belongs to GeoPackage.)
-const SIDE_MIGRATIONS: &[&str] = &[r#"
+const SIDE_MIGRATIONS: &[&str] = &[
+    r#"
 -- The version and authors of each feature. Kept after a delete, so a restore continues the
 -- version count and keeps who created the feature.
 CREATE TABLE machimap_feature (

@@ -838,7 +838,10 @@ mod tests {
                 png_chunk(b"iTXt", &[XMP_CANARY, b"\0\0\0\0\0x"].concat()),
                 png_chunk(b"tIME", &[0x07, 0xE8, 1, 2, 3, 4, 5]),
                 png_chunk(b"prVt", COMMENT_CANARY),
-                png_chunk(b"iCCP", &[b"icc\0\0"[..].to_vec(), COMMENT_CANARY.to_vec()].concat()),
+                png_chunk(
+                    b"iCCP",
+                    &[b"icc\0\0"[..].to_vec(), COMMENT_CANARY.to_vec()].concat(),
+                ),
                 phys.clone(),
             ],
             TRAILER_CANARY,
@@ -862,7 +865,10 @@ mod tests {
     fn jpeg_keeps_the_adobe_segment_and_drops_the_rest_with_the_icc_profile() {
         let plain = encode_jpeg(&picture());
         // Free text rides in an ICC profile's tags as easily as in a comment.
-        let icc = jpeg_segment(0xE2, &[&b"ICC_PROFILE\0\x01\x01"[..], COMMENT_CANARY].concat());
+        let icc = jpeg_segment(
+            0xE2,
+            &[&b"ICC_PROFILE\0\x01\x01"[..], COMMENT_CANARY].concat(),
+        );
         // Adobe with transform 1 (YCbCr), as the image really is.
         let adobe = jpeg_segment(0xEE, b"Adobe\0\x64\0\0\0\0\x01");
         let jfif_with_thumbnail = jpeg_segment(

@@ -67,7 +67,10 @@ mod tests {
     #[test]
     fn text_that_starts_a_formula_is_quoted_and_numbers_are_not() {
         let text = |s: &str| cell(&Value::Str(s.into()));
-        assert_eq!(text("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(
+            text("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
         for s in ["+1", "-1+2", "@SUM(A1)", "\tx", "\rx", "＝1+1"] {
             assert_eq!(text(s), format!("'{s}"), "{s:?}");
         }

@@ -201,7 +201,17 @@ pub async fn replace(
     require_media_type(&headers, &[media::GEOJSON, media::JSON])?;
     let input = FeatureInput::parse(&body)?;
     let precondition = if_match(&headers, &fid)?;
-    let origin = origin(&caller, &headers, &[b"PUT", id.as_bytes(), fid.as_bytes(), if_match_text(&headers), &body])?;
+    let origin = origin(
+        &caller,
+        &headers,
+        &[
+            b"PUT",
+            id.as_bytes(),
+            fid.as_bytes(),
+            if_match_text(&headers),
+            &body,
+        ],
+    )?;
     let principal = caller.principal.clone();
     let layer = id.clone();
     let committed =
@@ -223,7 +233,17 @@ pub async fn patch(
     require_media_type(&headers, &[MERGE_PATCH, media::GEOJSON, media::JSON])?;
     let patch = FeaturePatch::parse(&body)?;
     let precondition = if_match(&headers, &fid)?;
-    let origin = origin(&caller, &headers, &[b"PATCH", id.as_bytes(), fid.as_bytes(), if_match_text(&headers), &body])?;
+    let origin = origin(
+        &caller,
+        &headers,
+        &[
+            b"PATCH",
+            id.as_bytes(),
+            fid.as_bytes(),
+            if_match_text(&headers),
+            &body,
+        ],
+    )?;
     let principal = caller.principal.clone();
     let layer = id.clone();
     let committed =
@@ -241,7 +261,16 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let editor = editor_for(&state, &caller, &id)?;
     let precondition = if_match(&headers, &fid)?;
-    let origin = origin(&caller, &headers, &[b"DELETE", id.as_bytes(), fid.as_bytes(), if_match_text(&headers)])?;
+    let origin = origin(
+        &caller,
+        &headers,
+        &[
+            b"DELETE",
+            id.as_bytes(),
+            fid.as_bytes(),
+            if_match_text(&headers),
+        ],
+    )?;
     let principal = caller.principal.clone();
     blocking(move || editor.delete(&principal, &id, &fid, precondition, origin)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -326,7 +355,11 @@ pub async fn restore(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let editor = editor(&state)?;
-    let origin = origin(&caller, &headers, &[b"restore", id.as_bytes(), &fid.to_be_bytes()])?;
+    let origin = origin(
+        &caller,
+        &headers,
+        &[b"restore", id.as_bytes(), &fid.to_be_bytes()],
+    )?;
     let principal = caller.principal.clone();
     let layer = id.clone();
     let committed = blocking(move || editor.restore(&principal, &layer, fid, origin)).await?;

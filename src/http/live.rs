@@ -96,11 +96,14 @@ impl Subscription {
     /// Feature `id` of `layer` as this subscription writes it, if it meets the query.
     fn shown(&self, view: &View, layer: &LayerView, id: &str) -> Result<Option<String>, ApiError> {
         let q = ItemsQuery::parse(&self.pairs, layer, view.server(), Format::Json)?;
-        Ok(layer.position_of(id).filter(|&i| q.selects(layer, i)).map(|i| {
-            let mut buf = Vec::with_capacity(512);
-            write_feature_in(&mut buf, layer, i, q.output_attrs(layer), None, q.crs);
-            String::from_utf8_lossy(&buf).into_owned()
-        }))
+        Ok(layer
+            .position_of(id)
+            .filter(|&i| q.selects(layer, i))
+            .map(|i| {
+                let mut buf = Vec::with_capacity(512);
+                write_feature_in(&mut buf, layer, i, q.output_attrs(layer), None, q.crs);
+                String::from_utf8_lossy(&buf).into_owned()
+            }))
     }
 }
 

@@ -197,9 +197,10 @@ pub async fn get(
         staff,
         ..
     } = found;
-    let stored = tokio::task::spawn_blocking(move || editor.store().photo(&source, number, stored_n))
-        .await?
-        .map_err(EditError::from)?;
+    let stored =
+        tokio::task::spawn_blocking(move || editor.store().photo(&source, number, stored_n))
+            .await?
+            .map_err(EditError::from)?;
     let (media_type, bytes) = stored.ok_or_else(no_photo)?;
     // Staff photos may show people or number plates before approval: never in shared caches.
     // An approved photo may be withdrawn at any time: caches keep it but ask each time
@@ -220,7 +221,11 @@ pub async fn get(
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag), cache]).into_response());
     }
     Ok((
-        [(header::CONTENT_TYPE, media_type), (header::ETAG, tag), cache],
+        [
+            (header::CONTENT_TYPE, media_type),
+            (header::ETAG, tag),
+            cache,
+        ],
         Bytes::from(bytes),
     )
         .into_response())
