@@ -86,6 +86,21 @@ pub fn append(store: &Store, at: i64, event: &Event<'_>) -> Result<(), StoreErro
     store.with(|c| insert(c, at, event))
 }
 
+/// Longest text of one audit field. Inputs are checked before they reach the log; this keeps
+/// the append-only table bounded whatever a future caller passes.
+const MAX_FIELD_CHARS: usize = 2000;
+
+/// `text` cut to [`MAX_FIELD_CHARS`], saying how much was left out.
+fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_FIELD_CHARS) {
+        None => text.into(),
+        Some((at, _)) => {
+            let rest = text[at..].chars().count();
+            format!("{}…[{rest} more characters]", &text[..at]).into()
+        }
+    }
+}
+
 /// Inserts `event` on `conn`, so a change and its audit entry can share one transaction.
 pub(crate) fn insert(conn: &Connection, at: i64, event: &Event<'_>) -> rusqlite::Result<()> {
     let at = chrono::DateTime::from_timestamp(at, 0)
@@ -96,11 +111,11 @@ pub(crate) fn insert(conn: &Connection, at: i64, event: &Event<'_>) -> rusqlite:
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             at,
-            event.actor,
+            clip(event.actor),
             event.action.as_str(),
-            event.target,
-            event.detail,
-            event.client
+            clip(event.target),
+            clip(event.detail),
+            clip(event.client)
         ],
     )?;
     Ok(())
@@ -202,5 +217,31 @@ mod tests {
         let targets: Vec<_> = rows.iter().map(|e| e.target.as_str()).collect();
         assert_eq!(targets, ["layer-3", "layer-2"]);
         assert_eq!(rows[0].at, "2023-11-14T22:13:23Z");
+    }
+
+    #[test]
+    fn an_oversized_field_is_cut_and_says_so() {
+        let store = Store::in_memory().expect("store");
+        let detail = "部".repeat(100_000);
+        append(
+            &store,
+            1_700_000_000,
+            &Event {
+                actor: "admin",
+                action: Action::UserCreated,
+                target: "x",
+                detail: &detail,
+                client: "cli",
+            },
+        )
+        .expect("append");
+        let f = Filter {
+            limit: 10,
+            ..Filter::default()
+        };
+        let (rows, _) = list(&store, &f).expect("list");
+        let kept = &rows[0].detail;
+        assert_eq!(kept.chars().filter(|&c| c == '部').count(), MAX_FIELD_CHARS);
+        assert!(kept.ends_with(&format!("…[{} more characters]", 100_000 - MAX_FIELD_CHARS)));
     }
 }

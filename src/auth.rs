@@ -25,6 +25,10 @@ use crate::store::{Store, StoreError};
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longest user name.
 pub const MAX_NAME_CHARS: usize = 64;
+/// Longest department name (京都市行財政局総務部総務課… fits several times over).
+pub const MAX_DEPARTMENT_CHARS: usize = 100;
+/// Longest role description.
+pub const MAX_DESCRIPTION_CHARS: usize = 200;
 /// The role that manages users and reads the audit log.
 pub const ADMIN_ROLE: &str = "admin";
 
@@ -98,6 +102,10 @@ pub enum AuthError {
     NoSuchUser(String),
     #[error("department must not be empty")]
     NoDepartment,
+    #[error("{0}")]
+    InvalidText(String),
+    #[error("role \"{0}\" already exists")]
+    RoleExists(String),
     #[error("this would leave no user with the admin role")]
     LastAdmin,
     #[error("password hashing failed: {0}")]
@@ -211,6 +219,8 @@ impl Auth {
         if department.is_empty() {
             return Err(AuthError::NoDepartment);
         }
+        crate::text::check_stored(department, MAX_DEPARTMENT_CHARS)
+            .map_err(|m| AuthError::InvalidText(format!("department: {m}")))?;
         check_password(password)?;
         let hash = hash_password(password)?;
         let roles = role_set(roles);
@@ -368,7 +378,7 @@ impl Auth {
         })?)
     }
 
-    /// Creates a role (idempotent for an existing name).
+    /// Creates a role; an existing name is `RoleExists` (its description is not changed).
     pub fn add_role(
         &self,
         actor: Actor<'_>,
@@ -383,19 +393,24 @@ impl Auth {
         if !ok {
             return Err(AuthError::InvalidRole(name.to_string()));
         }
+        crate::text::check_stored(description, MAX_DESCRIPTION_CHARS)
+            .map_err(|m| AuthError::InvalidText(format!("description: {m}")))?;
         let now = self.clock.now();
-        self.store.with(|c| {
-            let tx = c.transaction()?;
-            let added = tx.execute(
-                "INSERT OR IGNORE INTO role (name, description) VALUES (?1, ?2)",
-                params![name, description],
-            )?;
-            if added > 0 {
-                append_in(&tx, now, actor, Action::RoleCreated, name, description)?;
-            }
-            tx.commit()
-        })?;
-        Ok(())
+        self.store
+            .with(|c| {
+                let tx = c.transaction()?;
+                let added = tx.execute(
+                    "INSERT OR IGNORE INTO role (name, description) VALUES (?1, ?2)",
+                    params![name, description],
+                )?;
+                if added > 0 {
+                    append_in(&tx, now, actor, Action::RoleCreated, name, description)?;
+                }
+                tx.commit()?;
+                Ok(added > 0)
+            })?
+            .then_some(())
+            .ok_or_else(|| AuthError::RoleExists(name.to_string()))
     }
 
     /// Signs in. Every outcome is audited.

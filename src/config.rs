@@ -148,6 +148,10 @@ pub struct SecurityConfig {
     /// 0 means no limit. Default 60: phones behind a carrier's shared address (CGNAT) or a
     /// shelter's Wi-Fi all count as one client, and in a disaster many report at once.
     pub reports_per_hour: u32,
+    /// Look-ups of a report by its receipt code per hour from one client address, in bursts
+    /// of up to a sixth of it; 0 means no limit. Default 120: plenty for a shelter's Wi-Fi,
+    /// far too few to guess codes.
+    pub receipt_lookups_per_hour: u32,
     /// Largest request body, bytes. Default 1 MiB.
     pub max_body_bytes: usize,
     /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For` entry
@@ -156,6 +160,11 @@ pub struct SecurityConfig {
     /// Origins (`https://host`) the web maps may load background tiles, glyphs and sprites
     /// from, added to the Content-Security-Policy. Default: the GSI tile server.
     pub map_origins: Vec<String>,
+    /// The address the server is reached at (`https://gis.example.lg.jp`, optionally with a
+    /// path prefix). When set, every link starts with it and the `Host` header is not used,
+    /// so a forged `Host` cannot put another site into answers a cache keeps. Default: none,
+    /// links use the `Host` header (and `X-Forwarded-Proto` only when `behind_proxy`).
+    pub public_url: Option<String>,
 }
 
 impl Default for SecurityConfig {
@@ -168,9 +177,11 @@ impl Default for SecurityConfig {
             public_requests_per_minute: 600,
             login_attempts_per_minute: 10,
             reports_per_hour: 60,
+            receipt_lookups_per_hour: 120,
             max_body_bytes: 1 << 20,
             behind_proxy: false,
             map_origins: vec!["https://cyberjapandata.gsi.go.jp".into()],
+            public_url: None,
         }
     }
 }
@@ -201,6 +212,28 @@ impl SecurityConfig {
             if !ok {
                 return Err(format!(
                     "server.security.map_origins: \"{o}\" is not an origin like https://tiles.example.jp"
+                ));
+            }
+        }
+        if let Some(u) = &self.public_url {
+            let rest = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"));
+            // The value starts every link: a plain origin and an optional path, nothing to escape.
+            let ok = rest.is_some_and(|r| {
+                let (host, path) = r.split_once('/').unwrap_or((r, ""));
+                !host.is_empty()
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+                    && path
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-._~/".contains(c))
+                    && !u.ends_with('/')
+            });
+            if !ok {
+                return Err(format!(
+                    "server.security.public_url: \"{u}\" is not an address like https://gis.example.lg.jp or https://www.example.lg.jp/map (no trailing /)"
                 ));
             }
         }

@@ -303,8 +303,13 @@ fn role_command(auth: &Auth, cmd: RoleCommand) -> anyhow::Result<()> {
                 name: &actor_name,
                 client: "cli",
             };
-            auth.add_role(actor, &name, &description)?;
-            println!("role {name} exists");
+            match auth.add_role(actor, &name, &description) {
+                Ok(()) => println!("role {name} created"),
+                Err(machimap::auth::AuthError::RoleExists(_)) => {
+                    println!("role {name} exists already")
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         RoleCommand::List => {
             for (name, description) in auth.roles()? {

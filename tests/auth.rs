@@ -737,6 +737,87 @@ async fn only_admins_manage_users_and_read_the_audit_log() {
 }
 
 #[tokio::test]
+async fn administration_refuses_oversized_or_control_texts_and_an_existing_role() {
+    let t = town();
+    let (admin, _, _) = t.session("admin1").await;
+    let auth = [("authorization", bearer(&admin))];
+    let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let audit_len = async |t: &Town| {
+        let r = t.get("/admin/audit?limit=1", &auth).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json()["numberMatched"].as_u64().unwrap()
+    };
+    let before = audit_len(&t).await;
+    let huge = "課".repeat(100_000);
+    for (what, department, needle) in [
+        (
+            "a 100 000-character department",
+            huge.as_str(),
+            "department: 100000 characters",
+        ),
+        (
+            "a department with a NUL",
+            "防災\u{0}課",
+            "department: character 3 is the control character U+0000",
+        ),
+        ("a department with an escape", "\u{1b}[31m防災課", "U+001B"),
+    ] {
+        let r = t
+            .send(
+                Method::POST,
+                "/admin/users",
+                &auth,
+                Some(json!({"username": "bosai", "department": department, "roles": ["staff"], "password": "bosai の長いパスワード"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}: {}", r.body);
+        assert!(r.body.contains(needle), "{what}: {}", r.body);
+        assert!(
+            t.state.auth.user("bosai").unwrap().is_none(),
+            "{what} created the user"
+        );
+    }
+    // A role that exists is a conflict, not a 201 that changed nothing.
+    let r = t
+        .send(
+            Method::POST,
+            "/admin/roles",
+            &auth,
+            Some(json!({"name": "admin", "description": "誰でも"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.json()["description"], "role \"admin\" already exists");
+    let r = t
+        .send(
+            Method::POST,
+            "/admin/roles",
+            &auth,
+            Some(json!({"name": "parks", "description": "公".repeat(201)})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("description: 201 characters"), "{}", r.body);
+    assert_eq!(
+        audit_len(&t).await,
+        before,
+        "refused changes reached the audit log"
+    );
+    let r = t
+        .send(
+            Method::POST,
+            "/admin/roles",
+            &auth,
+            Some(json!({"name": "parks", "description": "公園緑地課"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let roles = t.state.auth.roles().unwrap();
+    assert!(roles.iter().any(|(n, d)| n == "parks" && d == "公園緑地課"));
+    assert!(roles.iter().any(|(n, d)| n == "admin" && d != "誰でも"));
+}
+
+#[tokio::test]
 async fn every_restricted_read_is_audited_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite");
@@ -821,6 +902,107 @@ async fn anonymous_callers_and_sign_ins_are_rate_limited_per_client() {
     t.login("fukushi", "x").await;
     let r = t.login("fukushi", &password("fukushi")).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+
+    // Every anonymous route counts, not only those that read layers: metadata, the report
+    // form, receipt look-ups, unknown paths, and a request with a stale cookie.
+    for uri in [
+        "/conformance",
+        "/",
+        "/api",
+        "/reports",
+        "/reports/ABCD-EFGH-JKLM",
+        "/no/such/path",
+    ] {
+        let r = t.get(uri, &[]).await;
+        assert_eq!(
+            r.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "GET {uri}: {}",
+            r.body
+        );
+    }
+    let r = t
+        .get("/conformance", &[("cookie", "machimap-session=stale")])
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+}
+
+#[tokio::test]
+async fn receipt_codes_cannot_be_guessed_at_speed_even_when_signed_in() {
+    let t = town_with(SecurityConfig {
+        public_requests_per_minute: 0,
+        login_attempts_per_minute: 0,
+        receipt_lookups_per_hour: 60,
+        ..SecurityConfig::default()
+    });
+    let (token, _, _) = t.session("suido").await;
+    let auth = bearer(&token);
+    // Bursts of a sixth of the hour's allowance, then one a minute.
+    for n in 0..10 {
+        let r = t
+            .get(
+                &format!("/reports/ABCD-EFGH-{n:04}"),
+                &[("authorization", &auth)],
+            )
+            .await;
+        assert_ne!(
+            r.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "look-up {n}: {}",
+            r.body
+        );
+    }
+    let r = t
+        .get("/reports/ABCD-EFGH-9999", &[("authorization", &auth)])
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.body.contains("receipt look-ups"), "{}", r.body);
+    // Other reads go on.
+    let r = t.get("/collections", &[("authorization", &auth)]).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn links_follow_a_forwarded_scheme_only_behind_a_proxy_and_the_public_url_always() {
+    let forged = [("host", "evil.example"), ("x-forwarded-proto", "https")];
+    let t = town();
+    let r = t.get("/", &forged).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("https://evil.example"), "{}", r.body);
+    assert!(
+        r.body.contains("http://evil.example/collections"),
+        "{}",
+        r.body
+    );
+
+    let t = town_with(SecurityConfig {
+        public_requests_per_minute: 0,
+        behind_proxy: true,
+        ..SecurityConfig::default()
+    });
+    let r = t.get("/", &forged).await;
+    assert!(
+        r.body.contains("https://evil.example/collections"),
+        "{}",
+        r.body
+    );
+
+    let t = town_with(SecurityConfig {
+        public_requests_per_minute: 0,
+        behind_proxy: true,
+        public_url: Some("https://gis.example.lg.jp/map".into()),
+        ..SecurityConfig::default()
+    });
+    for uri in ["/", "/collections", "/collections/zoning/items?limit=2"] {
+        let r = t.get(uri, &forged).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}");
+        assert!(!r.body.contains("evil.example"), "{uri}: {}", r.body);
+        assert!(
+            r.body.contains("https://gis.example.lg.jp/map/collections"),
+            "{uri}: {}",
+            r.body
+        );
+    }
 }
 
 #[tokio::test]
@@ -883,6 +1065,81 @@ async fn answers_carry_security_headers_and_cors_only_where_public() {
             .contains("authorization"),
         "cross-origin pages may not send staff tokens"
     );
+    // A map on another origin that revalidates (If-None-Match) or resumes a stream
+    // (Last-Event-ID) sends a preflight first: it must pass on every read route.
+    for uri in [
+        "/",
+        "/collections",
+        "/collections/shelters",
+        "/collections/shelters/items",
+        "/collections/shelters/items/1",
+        "/collections/shelters/queryables",
+        "/search?q=x",
+    ] {
+        let preflight = t
+            .send(
+                Method::OPTIONS,
+                uri,
+                &[
+                    ("origin", "https://example.org"),
+                    ("access-control-request-method", "GET"),
+                    (
+                        "access-control-request-headers",
+                        "if-none-match,last-event-id",
+                    ),
+                ],
+                None,
+            )
+            .await;
+        assert!(
+            preflight.status.is_success(),
+            "OPTIONS {uri}: {}",
+            preflight.status
+        );
+        assert_eq!(
+            preflight.header("access-control-allow-origin"),
+            "*",
+            "OPTIONS {uri}"
+        );
+        let allowed = preflight
+            .header("access-control-allow-headers")
+            .to_ascii_lowercase();
+        assert!(
+            allowed.contains("if-none-match") && allowed.contains("last-event-id"),
+            "OPTIONS {uri}: allows only {allowed:?}"
+        );
+        // A plain OPTIONS says which methods the resource has.
+        let plain = t.send(Method::OPTIONS, uri, &[], None).await;
+        assert!(plain.status.is_success(), "OPTIONS {uri}: {}", plain.status);
+        assert!(
+            plain.header("allow").contains("GET"),
+            "OPTIONS {uri}: Allow {:?}",
+            plain.header("allow")
+        );
+    }
+    // A method the resource does not have: 405 with Allow, as RFC 9110 asks.
+    let r = t.send(Method::DELETE, "/collections", &[], None).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json()["code"], "MethodNotAllowed", "{}", r.body);
+    let allow = r.header("allow").to_ascii_uppercase();
+    assert!(
+        allow.contains("GET") && !allow.contains("DELETE"),
+        "Allow: {allow:?}"
+    );
+    let r = t
+        .send(
+            Method::PATCH,
+            "/admin/audit",
+            &[("authorization", &bearer(&admin_token(&t).await))],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        r.header("allow").contains("GET"),
+        "Allow: {:?}",
+        r.header("allow")
+    );
     for uri in ["/auth/session", "/admin/audit"] {
         let r = t.get(uri, &origin).await;
         assert!(r.header("access-control-allow-origin").is_empty(), "{uri}");
@@ -890,6 +1147,11 @@ async fn answers_carry_security_headers_and_cors_only_where_public() {
     }
     let long = format!("/collections?f={}", "x".repeat(20_000));
     assert_eq!(t.get(&long, &[]).await.status, StatusCode::BAD_REQUEST);
+}
+
+/// A signed-in admin's token.
+async fn admin_token(t: &Town) -> String {
+    t.session("admin1").await.0
 }
 
 /// A running binary on its own store, killed when dropped.

@@ -358,6 +358,34 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
             "properties.内容: expected text, got a number",
         ),
         (
+            "a position with four numbers (the fourth would be dropped)",
+            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [139.1, 36.02, 10, 5]}, "properties": {"種別": "道路損傷"}}).to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "a position has 4 numbers",
+        ),
+        (
+            "a legacy crs member naming a plane-rectangular CRS",
+            json!({"type": "Feature", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::6677"}}, "geometry": {"type": "Point", "coordinates": [139.1, 36.01]}, "properties": {"種別": "道路損傷"}}).to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "crs: the \"crs\" member names \"urn:ogc:def:crs:EPSG::6677\"",
+        ),
+        (
+            "a NUL in a text",
+            report("道路損傷", "陥没\u{0}あり", 139.1, 36.01).to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "properties.内容: character 3 is the control character U+0000",
+        ),
+        (
+            "an escape sequence in a text",
+            report("道路損傷", "\u{1b}[2J", 139.1, 36.01).to_string().into_bytes(),
+            "application/geo+json",
+            StatusCode::BAD_REQUEST,
+            "U+001B",
+        ),
+        (
             "a FeatureCollection",
             json!({"type": "FeatureCollection", "features": []}).to_string().into_bytes(),
             "application/geo+json",
@@ -405,6 +433,21 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    // A whole replacement that leaves the status out does not "move" it to nothing.
+    let (status, _, text) = t
+        .json(
+            Method::PUT,
+            item,
+            &t.sato,
+            Some("*"),
+            &report("道路損傷", "x", 139.1, 36.01),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(
+        description(&text).contains("properties.状況: a value is required (it is \"受付\" now)"),
+        "{text}"
+    );
     let (status, _, text) = t
         .json(
             Method::PATCH,

@@ -1639,8 +1639,17 @@ async fn assert_bad_request(uri: &str, param: &str) {
 #[tokio::test]
 async fn bad_requests_are_400_with_a_reason() {
     let id = "roads";
-    let cases: [(&[(&str, &str)], &str); 8] = [
+    let cases: [(&[(&str, &str)], &str); 11] = [
         (&[("foo", "1")], "foo"),
+        (
+            &[("datetime", "2024-04-02/2024-04-01")],
+            "ends before it starts",
+        ),
+        (
+            &[("datetime", "2024-04-01T10:00:00Z/2024-04-01T09:00:00Z")],
+            "ends before it starts",
+        ),
+        (&[("f", "json"), ("f", "html")], "f: given more than once"),
         (&[("limit", "unlimited")], "limit"),
         (&[("limit", "0")], "limit"),
         (&[("limit", "-5")], "limit"),
@@ -1653,6 +1662,12 @@ async fn bad_requests_are_400_with_a_reason() {
         assert_bad_request(&items_uri(id, params), param).await;
     }
     assert_bad_request("/collections?foo=1", "foo").await;
+    assert_bad_request("/collections?f=json&f=html", "f: given more than once").await;
+    assert_bad_request(
+        "/collections/roads?f=json&f=json",
+        "f: given more than once",
+    )
+    .await;
 
     // Too large a limit is not an error: it is clamped to the server maximum.
     let max = fixture().config.server.max_limit;

@@ -112,11 +112,16 @@ impl Town {
 
     /// A resident's report sent as JSON, located on the map; returns the answer's document.
     fn report(&self, category: &str, description: &str) -> Json {
+        self.report_at(category, description, LON, LAT)
+    }
+
+    /// A resident's report at (`lon`, `lat`).
+    fn report_at(&self, category: &str, description: &str, lon: f64, lat: f64) -> Json {
         let body = json!({
             "category": category,
             "description": description,
-            "lon": LON,
-            "lat": LAT,
+            "lon": lon,
+            "lat": lat,
         });
         let r = self.anonymous(
             "POST",
@@ -779,4 +784,183 @@ fn the_public_stream_says_nothing_of_a_report_until_it_is_public() {
         before.is_empty(),
         "the public stream sent events about reports it does not show: {before:?}"
     );
+}
+
+/// Staff change report `fid`'s attributes `patch` (a merge patch of properties).
+fn staff_patch(t: &Town, fid: &str, properties: Json) {
+    let item = format!("/collections/damage-reports/items/{fid}");
+    let etag = t.etag_of(fid);
+    let patch = json!({ "properties": properties }).to_string();
+    let r = t.as_staff(
+        "PATCH",
+        &item,
+        &[
+            ("Content-Type", "application/merge-patch+json"),
+            ("If-Match", &etag),
+        ],
+        patch.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "PATCH {item}: {}", r.text());
+}
+
+#[test]
+fn the_public_stream_neither_counts_hidden_writes_nor_tells_of_internal_work() {
+    let t = Town::start();
+    let public_path = "/collections/reports-public/changes";
+    let mut stream = EventStream::open(t.addr(), public_path, &[]);
+    let first = "P1 市道に穴";
+    t.report("道路損傷", first);
+    let first_fid = t.fid_of(first);
+    t.set_state(&first_fid, "対応中");
+    let first_public = t.public_id_of(&first_fid);
+    let is_feature = |id: String| {
+        move |e: &SseEvent| e.event.as_deref() == Some("feature") && id_text(&e.json()["id"]) == id
+    };
+    let (a, _) = read_until(
+        &mut stream,
+        Instant::now() + Duration::from_secs(10),
+        is_feature(first_public.clone()),
+    );
+    let a = a.expect("the first public report's event");
+
+    // Five writes the public cannot see: reports still in 受付, and staff work on internal
+    // attributes of the public report (its description, not shown by the view).
+    for n in 0..3 {
+        t.report("道路損傷", &format!("H{n} まだ受付中"));
+    }
+    staff_patch(
+        &t,
+        &first_fid,
+        json!({ "内容": "P1 市道に穴（職員が追記: 深さ 20 cm）" }),
+    );
+    staff_patch(
+        &t,
+        &first_fid,
+        json!({ "内容": "P1 市道に穴（職員が追記: 深さ 25 cm）" }),
+    );
+    let second = "P2 ガードレールが曲がっている";
+    t.report_at("道路損傷", second, LON + 0.01, LAT);
+    let second_fid = t.fid_of(second);
+    t.set_state(&second_fid, "対応中");
+    let second_public = t.public_id_of(&second_fid);
+    let (b, between) = read_until(
+        &mut stream,
+        Instant::now() + Duration::from_secs(10),
+        is_feature(second_public.clone()),
+    );
+    let b = b.expect("the second public report's event");
+    assert!(
+        between
+            .iter()
+            .all(|e| e.event.as_deref() != Some("feature")),
+        "the public stream told of internal work on a public report: {between:?}"
+    );
+
+    // The ids say nothing of the writes between: not a count, not close together.
+    let number = |e: &SseEvent| {
+        let id = e.event_id();
+        assert!(
+            id.len() == 16 && id.bytes().all(|c| c.is_ascii_hexdigit()),
+            "event id {id:?} is not an opaque id"
+        );
+        u64::from_str_radix(id, 16).unwrap()
+    };
+    let (ia, ib) = (number(&a), number(&b));
+    assert!(
+        ia.abs_diff(ib) > 1 << 20,
+        "event ids {} and {} are close: they count the writes between",
+        a.event_id(),
+        b.event_id()
+    );
+
+    // A resumption from an id the stream never gave is refused, not answered from the log's
+    // start (whose first id would tell how many writes came before).
+    let r = t.anonymous("GET", &format!("{public_path}?lastEventId=0"), &[], b"");
+    assert_eq!(r.status, 400, "{}", r.text());
+    // Resuming after A sends B and only B: nothing for the hidden writes.
+    drop(stream);
+    let mut resumed = EventStream::open(t.addr(), public_path, &[("Last-Event-ID", a.event_id())]);
+    let mut replayed = Vec::new();
+    while let Some(e) = resumed.next_before(Instant::now() + Duration::from_secs(2)) {
+        if e.event.as_deref() == Some("feature") {
+            replayed.push(id_text(&e.json()["id"]));
+        }
+    }
+    assert_eq!(replayed, [second_public], "the replay after A");
+}
+
+#[test]
+fn a_broken_chunked_upload_is_a_bad_request_not_a_too_large_one() {
+    use std::io::{Read, Write};
+    let t = Town::start();
+    let before = t.staff_items()["numberMatched"].clone();
+    let send = |content_type: &str, body: &[u8]| {
+        let mut s = std::net::TcpStream::connect(t.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let head = format!(
+            "POST /reports HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+             Content-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n",
+            t.addr()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let _ = s.write_all(body);
+        // The sender stops there (a phone losing signal mid-upload closes the same way).
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        String::from_utf8_lossy(&raw).to_string()
+    };
+    let part = "--b\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n穴\r\n";
+    let json = r#"{"category": "道路損傷", "description": "穴"#;
+    for (what, content_type, body) in [
+        (
+            "a JSON report whose chunk size is not hexadecimal",
+            "application/json",
+            format!("{:x}\r\n{json}\r\nzz\r\n", json.len()),
+        ),
+        (
+            "a JSON report cut off mid-chunk",
+            "application/json",
+            format!("{:x}\r\n{json}\r\n100\r\nabc", json.len()),
+        ),
+        (
+            "a chunk size that is not hexadecimal",
+            "multipart/form-data; boundary=b",
+            format!("{:x}\r\n{part}\r\nzz\r\n", part.len()),
+        ),
+        (
+            "a chunk size too large to be a number",
+            "multipart/form-data; boundary=b",
+            format!(
+                "{:x}\r\n{part}\r\nffffffffffffffffff\r\nabc\r\n",
+                part.len()
+            ),
+        ),
+        (
+            "a chunk larger than the upload limit announced and cut short",
+            "multipart/form-data; boundary=b",
+            format!("{:x}\r\n{part}\r\n7fffffff\r\nabc", part.len()),
+        ),
+        (
+            "a chunk extension that never ends",
+            "multipart/form-data; boundary=b",
+            format!("{:x}\r\n{part}\r\n5;{}", part.len(), "x".repeat(70_000)),
+        ),
+        (
+            "a chunk without its line end",
+            "multipart/form-data; boundary=b",
+            format!("{:x}\r\n{part}XX5\r\nabcde\r\n0\r\n\r\n", part.len()),
+        ),
+    ] {
+        let answer = send(content_type, body.as_bytes());
+        let status = answer.split(' ').nth(1).unwrap_or_default();
+        assert_eq!(status, "400", "{what}: {answer}");
+        let json = &answer[answer.find("\r\n\r\n").map_or(0, |i| i + 4)..];
+        assert!(
+            json.contains("\"code\"")
+                && (json.contains("malformed") || json.contains("could not be read")),
+            "{what}: {answer}"
+        );
+    }
+    assert_eq!(t.staff_items()["numberMatched"], before);
 }

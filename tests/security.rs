@@ -2470,3 +2470,399 @@ async fn nearest_location_and_search_show_each_caller_only_what_it_may_see() {
     );
     assert_eq!(assert_reads_audited(&server), 4);
 }
+
+// What an attack on the edit side found (issue 12): each test reproduces one leak on the
+// sample town with a real edit store.
+
+mod edits {
+    use axum::http::{Method, StatusCode};
+    use machimap::edit::store::EditStore;
+    use serde_json::{Value as Json, json};
+
+    use super::common::town::{Town, description, doc, report, town};
+
+    /// A JSON body sent with an `Idempotency-Key`.
+    async fn keyed(
+        t: &Town,
+        uri: &str,
+        token: Option<&str>,
+        key: &str,
+        body: &Json,
+    ) -> (StatusCode, String) {
+        let (status, _, body) = t
+            .send(
+                Method::POST,
+                uri,
+                token,
+                &[
+                    ("content-type", "application/json"),
+                    ("idempotency-key", key),
+                ],
+                body.to_string().into_bytes(),
+            )
+            .await;
+        (status, body)
+    }
+
+    fn resident_report(text: &str) -> Json {
+        json!({"category": "道路損傷", "description": text, "lon": 139.1, "lat": 36.01})
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_replays_only_its_own_callers_request() {
+        let t = town();
+        let staff_text = "cnryidemstaff 職員だけが読む内容";
+        let (status, body) = keyed(
+            &t,
+            "/collections/damage-reports/items",
+            Some(&t.sato),
+            "shared-key-001",
+            &report("道路損傷", staff_text, 139.1, 36.01),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+
+        // A resident who happens to send the same key gets their own report, not the staff's.
+        let (status, body) = keyed(
+            &t,
+            "/reports",
+            None,
+            "shared-key-001",
+            &resident_report("住民の通報"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert!(!body.contains("cnryidemstaff"), "{body}");
+        let answer = doc(&body);
+        assert!(answer["receipt"].is_string(), "a new report: {body}");
+        assert_eq!(
+            t.edits.features("damage-reports").expect("features").len(),
+            2
+        );
+
+        // The same caller, the same key, another body: 422 and nothing stored.
+        let before = t.state();
+        let (status, body) = keyed(
+            &t,
+            "/reports",
+            None,
+            "shared-key-001",
+            &resident_report("別の通報"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(description(&body).contains("Idempotency-Key"), "{body}");
+        let (status, body) = keyed(
+            &t,
+            "/collections/damage-reports/items",
+            Some(&t.sato),
+            "shared-key-001",
+            &report("河川", "別の内容", 139.1, 36.01),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(t.state(), before);
+
+        // The same request again is a replay: no second report.
+        let (status, body) = keyed(
+            &t,
+            "/reports",
+            None,
+            "shared-key-001",
+            &resident_report("住民の通報"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert!(doc(&body)["receipt"].is_null(), "a replay: {body}");
+        assert_eq!(t.state(), before);
+
+        // Keys past 255 characters are refused, not cut short (two long keys sharing their
+        // first 255 characters would collide, and the second report would be lost).
+        let long = |c: char| format!("{}{c}", "k".repeat(255));
+        for key in [long('a'), long('b')] {
+            let (status, body) = keyed(&t, "/reports", None, &key, &resident_report(&key)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert!(description(&body).contains("Idempotency-Key"), "{body}");
+        }
+        assert_eq!(t.state(), before);
+    }
+
+    /// An inspection record by the water engineer (a layer for water and roads only).
+    async fn inspection(t: &Town) -> i64 {
+        let valves = t
+            .get_json("/collections/water-valves/items?limit=1", Some(&t.mizuno))
+            .await;
+        let valve = valves["features"][0]["id"].clone();
+        let valve = valve
+            .as_str()
+            .map_or_else(|| valve.to_string(), str::to_string);
+        let (status, _, body) = t
+            .json(
+                Method::POST,
+                "/collections/inspections/items",
+                &t.mizuno,
+                None,
+                &json!({
+                    "type": "Feature",
+                    "geometry": null,
+                    "properties": {
+                        "対象レイヤ": "water-valves", "対象ID": valve, "種別": "点検",
+                        "実施日": "2026-11-20", "結果": "要修繕",
+                        "所見": "cnryinspnote 弁体から漏水",
+                    },
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        doc(&body)["id"].as_i64().expect("id")
+    }
+
+    #[tokio::test]
+    async fn admin_pages_show_only_layers_the_admin_may_see_and_audit_the_reads() {
+        let t = town();
+        let fid = inspection(&t).await;
+        let delete_tag = format!("\"{fid}-1\"");
+        let (status, _, body) = t
+            .send(
+                Method::DELETE,
+                &format!("/collections/inspections/items/{fid}"),
+                Some(&t.mizuno),
+                &[("if-match", &delete_tag)],
+                vec![],
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        let fid2 = inspection(&t).await;
+
+        // An admin without the water or roads role: every admin route answers as for a
+        // layer that never existed, and as for a layer that is not editable.
+        let routes = |layer: &str| {
+            [
+                (Method::GET, format!("/admin/history/{layer}/{fid2}")),
+                (Method::GET, format!("/admin/history/{layer}/{fid}")),
+                (Method::GET, format!("/admin/deleted/{layer}")),
+                (
+                    Method::POST,
+                    format!("/admin/deleted/{layer}/{fid2}/restore"),
+                ),
+                (
+                    Method::POST,
+                    format!("/admin/deleted/{layer}/{fid}/restore"),
+                ),
+            ]
+        };
+        for (hidden, never) in routes("inspections").into_iter().zip(routes("nolayerhere")) {
+            let (h_status, _, h_body) = t
+                .send(hidden.0.clone(), &hidden.1, Some(&t.kanri), &[], vec![])
+                .await;
+            let (n_status, _, n_body) = t
+                .send(never.0.clone(), &never.1, Some(&t.kanri), &[], vec![])
+                .await;
+            assert_eq!(
+                h_status,
+                StatusCode::NOT_FOUND,
+                "{} {}: {h_body}",
+                hidden.0,
+                hidden.1
+            );
+            assert_eq!(
+                (h_status, h_body.replace("inspections", "nolayerhere")),
+                (n_status, n_body),
+                "{} {}",
+                hidden.0,
+                hidden.1
+            );
+            assert!(!h_body.contains("cnryinspnote") && !h_body.contains("mizuno"));
+        }
+        // A layer that is visible but not edited: the same 404, not a 500.
+        for uri in ["/admin/deleted/zoning", "/admin/history/zoning/1"] {
+            let (status, _, body) = t.send(Method::GET, uri, Some(&t.kanri), &[], vec![]).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {body}");
+            assert_eq!(description(&body), "no editable layer \"zoning\"", "{uri}");
+        }
+
+        // The water department's admin sees the record's history, and the read is audited.
+        let history = t
+            .get_json(
+                &format!("/admin/history/inspections/{fid2}"),
+                Some(&t.suido_kanri),
+            )
+            .await;
+        assert!(history.to_string().contains("cnryinspnote"), "{history}");
+        let deleted = t
+            .get_json("/admin/deleted/inspections", Some(&t.suido_kanri))
+            .await;
+        assert_eq!(deleted["deleted"].as_array().map(Vec::len), Some(1));
+        let audit = t
+            .get_json(
+                "/admin/audit?actor=suido_kanri&target=inspections&action=read",
+                Some(&t.suido_kanri),
+            )
+            .await;
+        let details: Vec<&str> = audit["entries"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["detail"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(details.len(), 2, "{audit}");
+        assert!(details.iter().any(|d| d.contains("history")), "{audit}");
+    }
+
+    #[tokio::test]
+    async fn a_public_photo_list_has_no_gap_where_a_photo_is_not_approved() {
+        let t = town();
+        let fid = t
+            .create_report(&t.sato, "道路損傷", "写真の確認", (139.1, 36.01))
+            .await;
+        let photo = super::common::photo::encode_jpeg(&super::common::photo::picture(32, 24));
+        let (boundary, form) = {
+            let boundary = "cnryboundary";
+            let mut body = Vec::new();
+            for _ in 0..2 {
+                body.extend_from_slice(
+                    format!(
+                        "--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; \
+                         filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+                    )
+                    .as_bytes(),
+                );
+                body.extend_from_slice(&photo);
+                body.extend_from_slice(b"\r\n");
+            }
+            body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+            (boundary, body)
+        };
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let (status, headers, body) = t
+            .send(
+                Method::POST,
+                &format!("/collections/damage-reports/items/{fid}/photos"),
+                Some(&t.sato),
+                &[("content-type", &content_type)],
+                form,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let mut tag = super::common::sample::header_text(&headers, axum::http::header::ETAG);
+        t.patch_report(&t.sato, fid, 2, json!({"状況": "対応中"}))
+            .await;
+        tag = tag.replace("-2\"", "-3\"");
+
+        // Approving needs the version the approver saw.
+        let approve = |n: i64, tag: Option<String>| {
+            let t = &t;
+            async move {
+                let mut headers =
+                    vec![("content-type".to_string(), "application/json".to_string())];
+                if let Some(tag) = tag {
+                    headers.push(("if-match".into(), tag));
+                }
+                let headers: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                t.send(
+                    Method::PATCH,
+                    &format!("/collections/damage-reports/items/{fid}/photos/{n}"),
+                    Some(&t.sato),
+                    &headers,
+                    br#"{"public":true}"#.to_vec(),
+                )
+                .await
+            }
+        };
+        let (status, _, body) = approve(2, None).await;
+        assert_eq!(status, StatusCode::PRECONDITION_REQUIRED, "{body}");
+        let (status, _, body) = approve(2, Some(format!("\"{fid}-1\""))).await;
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+        let (status, _, body) = approve(2, Some(tag)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        // Only photo 2 is approved: the public view lists one photo, numbered 1.
+        let items = t.get_json("/collections/reports-public/items", None).await;
+        let public_id = items["features"][0]["id"]
+            .as_str()
+            .expect("view id")
+            .to_string();
+        let list = t
+            .get_json(
+                &format!("/collections/reports-public/items/{public_id}/photos"),
+                None,
+            )
+            .await;
+        let numbers: Vec<i64> = list["photos"]
+            .as_array()
+            .expect("photos")
+            .iter()
+            .filter_map(|p| p["n"].as_i64())
+            .collect();
+        assert_eq!(numbers, [1], "{list}");
+        let photo_uri = format!("/collections/reports-public/items/{public_id}/photos/1");
+        // HEAD: the same head as GET without the JPEG (the helper reads bodies as text).
+        let (status, headers, _) = t.send(Method::HEAD, &photo_uri, None, &[], vec![]).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = t
+            .send(
+                Method::GET,
+                &format!("/collections/reports-public/items/{public_id}/photos/2"),
+                None,
+                &[],
+                vec![],
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // A public photo is revalidated on every use, so a withdrawal takes effect at once.
+        let cache = super::common::sample::header_text(&headers, axum::http::header::CACHE_CONTROL);
+        assert!(cache.contains("no-cache"), "{cache}");
+        let etag = super::common::sample::header_text(&headers, axum::http::header::ETAG);
+        let (status, _, _) = t
+            .send(
+                Method::HEAD,
+                &photo_uri,
+                None,
+                &[("if-none-match", &etag)],
+                vec![],
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED);
+    }
+
+    #[tokio::test]
+    async fn an_export_quotes_resident_text_that_a_spreadsheet_would_run() {
+        let t = town();
+        for text in [
+            "=HYPERLINK(\"http://evil.example\",\"詳細\")",
+            "+81 3",
+            "@SUM(A1)",
+            "-1+1",
+        ] {
+            t.create_report(&t.sato, "道路損傷", text, (139.1, 36.01))
+                .await;
+        }
+        let (status, _, body) = t
+            .send(
+                Method::GET,
+                "/collections/damage-reports/export?format=csv",
+                Some(&t.sato),
+                &[],
+                vec![],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut reader =
+            csv::ReaderBuilder::new().from_reader(body.trim_start_matches('\u{feff}').as_bytes());
+        let header = reader.headers().expect("header").clone();
+        let col = header
+            .iter()
+            .position(|h| h == "内容")
+            .expect("内容 column");
+        let cells: Vec<String> = reader
+            .records()
+            .map(|r| r.expect("record")[col].to_string())
+            .collect();
+        assert_eq!(cells.len(), 4);
+        for cell in &cells {
+            assert!(cell.starts_with('\''), "a formula reaches Excel: {cell:?}");
+        }
+    }
+}

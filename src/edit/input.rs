@@ -74,6 +74,7 @@ impl FeatureInput {
             }
             _ => return Err(EditError::invalid("type: expected \"Feature\"")),
         }
+        check_legacy_crs("crs", doc.get("crs"))?;
         let geometry = match doc.remove("geometry") {
             None | Some(Json::Null) => None,
             Some(g) => Some(parse_geometry(g)?),
@@ -104,6 +105,8 @@ impl FeaturePatch {
         {
             return Err(EditError::invalid("type: a patch may only say \"Feature\""));
         }
+        check_legacy_crs("crs", doc.get("crs"))?;
+        doc.remove("crs");
         let geometry = match doc.remove("geometry") {
             None => None,
             Some(Json::Null) => {
@@ -131,8 +134,71 @@ impl FeaturePatch {
     }
 }
 
+/// The legacy GeoJSON 2008 `crs` member: only CRS84 can be meant, since RFC 7946 coordinates
+/// are CRS84 and another CRS is named in the `Content-Crs` header. Ignoring it would store
+/// plane-rectangular metres as degrees.
+fn check_legacy_crs(at: &str, crs: Option<&Json>) -> Result<(), EditError> {
+    let Some(crs) = crs else { return Ok(()) };
+    let name = crs
+        .get("properties")
+        .and_then(|p| p.get("name"))
+        .and_then(Json::as_str);
+    const CRS84: [&str; 3] = [
+        "urn:ogc:def:crs:OGC:1.3:CRS84",
+        "urn:ogc:def:crs:OGC::CRS84",
+        "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+    ];
+    match name {
+        Some(n) if CRS84.contains(&n) => Ok(()),
+        Some(n) => Err(EditError::invalid(format!(
+            "{at}: the \"crs\" member names \"{n}\"; GeoJSON coordinates are CRS84 \
+             (longitude, latitude): send them so without \"crs\", or name the CRS in the \
+             Content-Crs header"
+        ))),
+        None => Err(EditError::invalid(format!(
+            "{at}: the \"crs\" member is not a named CRS; leave it out (GeoJSON coordinates are CRS84)"
+        ))),
+    }
+}
+
+/// Every position under `coordinates` has 2 or 3 numbers (RFC 7946 3.1.1 allows more, but
+/// their meaning is unspecified and the store keeps 2: dropping them silently loses data).
+fn check_positions(v: &Json, at: &mut Vec<usize>) -> Result<(), EditError> {
+    let Json::Array(items) = v else { return Ok(()) };
+    if items.iter().any(Json::is_number) {
+        if !(2..=3).contains(&items.len()) {
+            let place: String = at.iter().map(|i| format!("[{i}]")).collect();
+            return Err(EditError::invalid(format!(
+                "geometry.coordinates{place}: a position has {} numbers; give longitude, latitude \
+                 and at most a height",
+                items.len()
+            )));
+        }
+        return Ok(());
+    }
+    for (i, item) in items.iter().enumerate() {
+        at.push(i);
+        check_positions(item, at)?;
+        at.pop();
+    }
+    Ok(())
+}
+
+/// Positions and `crs` members of a geometry object and of the members of a collection.
+fn check_geometry_json(g: &Json) -> Result<(), EditError> {
+    check_legacy_crs("geometry", g.get("crs"))?;
+    if let Some(c) = g.get("coordinates") {
+        check_positions(c, &mut Vec::new())?;
+    }
+    if let Some(Json::Array(members)) = g.get("geometries") {
+        members.iter().try_for_each(check_geometry_json)?;
+    }
+    Ok(())
+}
+
 /// A GeoJSON geometry object as a `geo` geometry.
 fn parse_geometry(g: Json) -> Result<Geometry<f64>, EditError> {
+    check_geometry_json(&g)?;
     let g: geojson::Geometry =
         serde_json::from_value(g).map_err(|e| EditError::invalid(format!("geometry: {e}")))?;
     Geometry::<f64>::try_from(g).map_err(|e| EditError::invalid(format!("geometry: {e}")))
@@ -264,13 +330,7 @@ fn value_of(
     }
     let value = typed(a.kind, given).map_err(bad)?;
     if let Value::Str(s) = &value {
-        let max = a.max_length.unwrap_or(DEFAULT_MAX_LENGTH);
-        let n = s.chars().count();
-        if n > max {
-            return Err(bad(format!(
-                "{n} characters is longer than the limit of {max}"
-            )));
-        }
+        crate::text::check_stored(s, a.max_length.unwrap_or(DEFAULT_MAX_LENGTH)).map_err(bad)?;
         if !a.codes.is_empty() && !a.codes.iter().any(|c| **c == **s) {
             return Err(bad(format!(
                 "\"{}\" is not one of the codes: {}",
@@ -444,6 +504,13 @@ fn finish(
                 )));
             }
             None => {}
+            // A PUT replaces the whole record: leaving the status out is not a move to "".
+            Some(Value::Str(old)) if new.is_empty() => {
+                return Err(EditError::invalid(format!(
+                    "properties.{}: a value is required (it is \"{old}\" now)",
+                    w.attribute
+                )));
+            }
             Some(Value::Str(old)) if !w.allows(old, &new) => {
                 let next = w.transitions.get(&**old).map(|n| n.join(", "));
                 return Err(EditError::Conflict(format!(

@@ -102,8 +102,11 @@ impl From<AuthError> for ApiError {
             | AuthError::WeakPassword(_)
             | AuthError::UnknownRole(_)
             | AuthError::InvalidRole(_)
-            | AuthError::NoDepartment => ApiError::BadRequest(e.to_string()),
-            AuthError::UserExists(_) | AuthError::LastAdmin => ApiError::Conflict(e.to_string()),
+            | AuthError::NoDepartment
+            | AuthError::InvalidText(_) => ApiError::BadRequest(e.to_string()),
+            AuthError::UserExists(_) | AuthError::RoleExists(_) | AuthError::LastAdmin => {
+                ApiError::Conflict(e.to_string())
+            }
             AuthError::NoSuchUser(_) => ApiError::NotFound(e.to_string()),
             AuthError::Hash(_) | AuthError::Store(_) => ApiError::Internal(e.to_string()),
         }
@@ -237,4 +240,17 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Whether reading a body failed because it is over a size limit (not because it is broken:
+/// a bad chunk or a connection cut off is the sender's malformed request, a 400).
+pub(super) fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }

@@ -27,6 +27,7 @@ pub struct RateLimits {
     public: Option<DefaultKeyedRateLimiter<String>>,
     login: Option<DefaultKeyedRateLimiter<String>>,
     reports: Option<DefaultKeyedRateLimiter<String>>,
+    receipts: Option<DefaultKeyedRateLimiter<String>>,
     checks: AtomicU64,
 }
 
@@ -64,6 +65,11 @@ impl RateLimits {
             ),
             // Each report is a durable write with photos: far fewer than reads.
             reports: hourly_limiter(config.reports_per_hour, config.reports_per_hour / 3),
+            // A resident looks up a receipt now and then; guessing codes takes millions.
+            receipts: hourly_limiter(
+                config.receipt_lookups_per_hour,
+                config.receipt_lookups_per_hour / 6,
+            ),
             checks: AtomicU64::new(0),
         }
     }
@@ -81,6 +87,11 @@ impl RateLimits {
     /// One resident's report.
     pub fn check_report(&self, client: &ClientAddr) -> Result<(), ApiError> {
         self.check(self.reports.as_ref(), client, "reports")
+    }
+
+    /// One look-up of a report by its receipt code (signed in or not).
+    pub fn check_receipt(&self, client: &ClientAddr) -> Result<(), ApiError> {
+        self.check(self.receipts.as_ref(), client, "receipt look-ups")
     }
 
     fn check(
@@ -181,11 +192,18 @@ pub fn public_cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::any())
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        // What a map revalidating tiles and items or resuming a live stream sends; never
+        // Authorization or cookies.
         .allow_headers([
             header::ACCEPT,
             header::ACCEPT_LANGUAGE,
             header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::CACHE_CONTROL,
+            header::HeaderName::from_static("last-event-id"),
         ])
+        .max_age(std::time::Duration::from_secs(3600))
         // A web map reading another CRS needs to see which one it got (Part 2); one that
         // revalidates an item needs its ETag.
         .expose_headers([header::HeaderName::from_static("content-crs"), header::ETAG])

@@ -8,9 +8,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::{ApiError, AppState};
@@ -152,6 +154,25 @@ impl FromRequestParts<AppState> for Caller {
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
+}
+
+/// Resolves the caller of every request before routing, so the public rate limit counts
+/// every anonymous request (metadata, receipt lookups, unknown paths), not only those whose
+/// handler asks who is calling. Sign-in is left to its handler: it has its own limit, and a
+/// dead token in the browser must not stand in the way of signing in again.
+pub async fn resolve_caller(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path() == "/auth/login" {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    if let Err(e) = Caller::from_request_parts(&mut parts, &state).await {
+        return e.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -157,6 +157,8 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{collection}/export", get(situation::export))
         .route("/location", get(lookup::location))
         .route("/search", get(lookup::search))
+        // Before the CORS layer, so a preflight on a read route reaches it and is answered.
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(hardening::public_cors());
     let auth = Router::new()
         .route(
@@ -164,7 +166,8 @@ pub fn router(state: AppState) -> Router {
             post(session::login).layer(DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
         )
         .route("/auth/logout", post(session::logout))
-        .route("/auth/session", get(session::current));
+        .route("/auth/session", get(session::current))
+        .method_not_allowed_fallback(method_not_allowed);
     let admin = Router::new()
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/users/{name}", delete(admin::delete_user))
@@ -177,15 +180,17 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/admin/deleted/{collection}/{feature}/restore",
             post(edit::restore),
-        );
+        )
+        .method_not_allowed_fallback(method_not_allowed);
     public
         .merge(auth)
         .merge(admin)
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
-        .method_not_allowed_fallback(|| async {
-            ApiError::MethodNotAllowed("this method is not allowed on this resource".into())
-        })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            identity::resolve_caller,
+        ))
         .with_state(state)
         // GeoJSON shrinks five- to tenfold: it matters on a phone with weak signal in the hills.
         .layer(CompressionLayer::new())
@@ -194,6 +199,17 @@ pub fn router(state: AppState) -> Router {
             hardening::security_headers,
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// A method the route has no handler for. axum adds the `Allow` header (RFC 9110 §15.5.6);
+/// `OPTIONS` is answered as what it asks: which methods there are.
+async fn method_not_allowed(method: axum::http::Method) -> Response {
+    if method == axum::http::Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        ApiError::MethodNotAllowed("this method is not allowed on this resource".into())
+            .into_response()
+    }
 }
 
 /// A JSON document (sign-in, administration) with `status`.
@@ -209,15 +225,24 @@ fn json_response(status: StatusCode, doc: serde_json::Value) -> Response {
 /// Absolute base URL for links, from the Host header (and `X-Forwarded-Proto` behind a proxy).
 pub struct BaseUrl(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
+impl FromRequestParts<AppState> for BaseUrl {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(BaseUrl(base_url(&parts.headers)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(BaseUrl(base_url(&parts.headers, &state.security)))
     }
 }
 
-fn base_url(headers: &HeaderMap) -> String {
+/// The start of every link: the configured public address, or what the request was sent to.
+/// `X-Forwarded-Proto` counts only behind a proxy, which sets it; from anyone else it is a
+/// way to make cached answers point elsewhere.
+fn base_url(headers: &HeaderMap, security: &SecurityConfig) -> String {
+    if let Some(url) = &security.public_url {
+        return url.clone();
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -227,10 +252,11 @@ fn base_url(headers: &HeaderMap) -> String {
                     .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
         })
         .unwrap_or("localhost");
-    let scheme = match headers
+    let forwarded = headers
         .get("x-forwarded-proto")
         .and_then(|h| h.to_str().ok())
-    {
+        .filter(|_| security.behind_proxy);
+    let scheme = match forwarded {
         Some("https") => "https",
         _ => "http",
     };

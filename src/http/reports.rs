@@ -211,10 +211,15 @@ pub async fn create(
     } else if content_type.starts_with("application/json") {
         let body = axum::body::to_bytes(request.into_body(), 256 << 10)
             .await
-            .map_err(|_| {
-                ApiError::PayloadTooLarge(
-                    "a JSON report is at most 256 KB; send photos as multipart/form-data".into(),
-                )
+            .map_err(|e| {
+                if super::error::is_length_limit(&e) {
+                    ApiError::PayloadTooLarge(
+                        "a JSON report is at most 256 KB; send photos as multipart/form-data"
+                            .into(),
+                    )
+                } else {
+                    ApiError::BadRequest(format!("the request body could not be read: {e}"))
+                }
             })?;
         json_form(&body)?
     } else {
@@ -322,8 +327,10 @@ async fn status_of(state: &AppState, fid: i64) -> Result<Json, ApiError> {
 /// `GET /reports/{code}`: the status of the report this receipt code was given for.
 pub async fn status(
     State(state): State<AppState>,
+    client: super::identity::ClientAddr,
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
+    state.limits.check_receipt(&client)?;
     let editor = super::edit::editor(&state)?;
     let catalog = state.catalog.snapshot();
     let (r, _) = settings(&catalog)?;

@@ -73,9 +73,13 @@ pub fn parse_metadata_params(
     preferred: Format,
 ) -> Result<Format, QueryError> {
     let mut format = preferred;
+    let mut seen = Vec::new();
     for (k, v) in pairs {
         match k.as_str() {
-            "f" => format = parse_format(v)?,
+            "f" => {
+                once(&mut seen, k)?;
+                format = parse_format(v)?
+            }
             other => return Err(bad(other, "unknown query parameter")),
         }
     }
@@ -464,27 +468,46 @@ fn parse_properties(v: &str, layer: &LayerView) -> Result<Vec<VisibleAttr>, Quer
 /// end). No layer declares a temporal property yet, so a valid value selects every feature,
 /// as the standard allows for collections without temporal information.
 fn parse_datetime(v: &str) -> Result<(), QueryError> {
-    let instant = |s: &str| {
-        s == ".."
-            || s.is_empty()
-            || chrono::DateTime::parse_from_rfc3339(s).is_ok()
-            || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
-    };
-    let ok = match v.split_once('/') {
-        Some((a, b)) => {
-            instant(a) && instant(b) && !(matches!(a, ".." | "") && matches!(b, ".." | ""))
+    use chrono::{DateTime, Days, NaiveDate, Utc};
+    // The first and last instant a bound stands for (a date is the whole day, UTC); `None`
+    // for an open end, `Err` for what is neither.
+    let bound = |s: &str| -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, ()> {
+        if s == ".." || s.is_empty() {
+            return Ok(None);
         }
-        None => v != ".." && !v.is_empty() && instant(v),
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            let t = t.with_timezone(&Utc);
+            return Ok(Some((t, t)));
+        }
+        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ())?;
+        let first = d.and_hms_opt(0, 0, 0).ok_or(())?.and_utc();
+        let last = d
+            .checked_add_days(Days::new(1))
+            .and_then(|n| n.and_hms_opt(0, 0, 0))
+            .map_or(first, |n| n.and_utc() - chrono::TimeDelta::nanoseconds(1));
+        Ok(Some((first, last)))
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(bad(
+    let malformed = || {
+        bad(
             "datetime",
             format!(
                 "expected an RFC 3339 date-time, a date, or an interval \"start/end\" (\"..\" for open), got \"{v}\""
             ),
-        ))
+        )
+    };
+    match v.split_once('/') {
+        Some((a, b)) => match (bound(a), bound(b)) {
+            (Ok(None), Ok(None)) | (Err(()), _) | (_, Err(())) => Err(malformed()),
+            (Ok(Some((start, _))), Ok(Some((_, end)))) if end < start => Err(bad(
+                "datetime",
+                format!("the interval \"{v}\" ends before it starts"),
+            )),
+            _ => Ok(()),
+        },
+        None => match bound(v) {
+            Ok(Some(_)) => Ok(()),
+            _ => Err(malformed()),
+        },
     }
 }
 
@@ -613,5 +636,9 @@ mod tests {
         assert!(parse_datetime("../2024-04-01").is_ok());
         assert!(parse_datetime("../..").is_err());
         assert!(parse_datetime("yesterday").is_err());
+        assert!(parse_datetime("2024-04-01/2024-04-01").is_ok());
+        assert!(parse_datetime("2024-04-01/2024-04-01T12:00:00+09:00").is_ok());
+        assert!(parse_datetime("2024-04-02/2024-04-01").is_err());
+        assert!(parse_datetime("2024-04-01T10:00:00Z/2024-04-01T09:59:59Z").is_err());
     }
 }

@@ -20,16 +20,18 @@ use serde_json::{Value as Json, json};
 
 use super::sample::exchange;
 
-/// A server over the sample catalog with an empty edit store and three staff users.
+/// A server over the sample catalog with an empty edit store and five staff users.
 pub struct Town {
     _dir: tempfile::TempDir,
     pub app: Router,
     pub edits: Arc<GeoPackage>,
-    /// Bearer tokens: a disaster-office clerk, a second clerk, a water engineer, an admin.
+    /// Bearer tokens: a disaster-office clerk, a second clerk, a water engineer, an admin, and
+    /// an admin of the water department.
     pub sato: String,
     pub suzuki: String,
     pub mizuno: String,
     pub kanri: String,
+    pub suido_kanri: String,
 }
 
 pub fn town() -> Town {
@@ -73,6 +75,7 @@ pub fn town_with(security: SecurityConfig) -> Town {
         suzuki: token("suzuki", &["staff", "disaster"]),
         mizuno: token("mizuno", &["staff", "water"]),
         kanri: token("kanri", &["staff", "admin"]),
+        suido_kanri: token("suido_kanri", &["staff", "admin", "water"]),
         app: router(state),
         edits,
         _dir: dir,
