@@ -404,7 +404,7 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
             vec![b' '; 2 << 20],
             "application/geo+json",
             StatusCode::PAYLOAD_TOO_LARGE,
-            "",
+            "request body: larger than the limit of",
         ),
     ];
     for (what, body, content_type, want, message) in cases {
@@ -809,4 +809,180 @@ async fn reports_over_the_hourly_limit_are_refused_and_leave_no_trace() {
     // Reading is not limited by it.
     let (status, _, _) = t.send(Method::GET, "/reports", None, &[], vec![]).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// What axum's own extractors refuse (a path parameter that does not parse, a body of the
+/// wrong type, broken or too large) answers with the same OGC exception document as every
+/// other error, saying what was wrong and where.
+#[tokio::test]
+async fn requests_the_extractors_refuse_get_the_ogc_error_document() {
+    let t = town();
+    let fid = t
+        .create_report(&t.sato, "道路損傷", "写真の前", (139.1, 36.01))
+        .await;
+    let photos = format!("/collections/damage-reports/items/{fid}/photos");
+    let big = vec![b' '; 2 << 20];
+    let login_big = format!(
+        "{{\"username\":\"sato\",\"password\":\"{}\"}}",
+        "x".repeat(20 << 10)
+    );
+    let kanri = Some(t.kanri.as_str());
+    let sato = Some(t.sato.as_str());
+    let json_type = [("content-type", "application/json")];
+    type Case<'a> = (
+        Method,
+        String,
+        Option<&'a str>,
+        Vec<(&'a str, &'a str)>,
+        Vec<u8>,
+        StatusCode,
+        &'a str,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            Method::GET,
+            "/collections/%FF".into(),
+            None,
+            vec![],
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "path: the collection id must be UTF-8 once percent-decoded",
+        ),
+        (
+            Method::GET,
+            "/collections/zoning/items/%FF%FE".into(),
+            None,
+            vec![],
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "path: the feature id must be UTF-8 once percent-decoded",
+        ),
+        (
+            Method::GET,
+            "/reports/%C3".into(),
+            None,
+            vec![],
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "path: the receipt code must be UTF-8 once percent-decoded",
+        ),
+        (
+            Method::GET,
+            "/admin/history/inspections/abc".into(),
+            kanri,
+            vec![],
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "path: \"abc\" is not a feature number",
+        ),
+        (
+            Method::POST,
+            "/admin/deleted/damage-reports/1x/restore".into(),
+            kanri,
+            vec![],
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "path: \"1x\" is not a feature number",
+        ),
+        (
+            Method::GET,
+            format!("{photos}/abc"),
+            sato,
+            vec![],
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "path: \"abc\" is not a photo number",
+        ),
+        (
+            Method::POST,
+            photos.clone(),
+            sato,
+            json_type.to_vec(),
+            b"{}".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            "Content-Type: expected multipart/form-data, got \"application/json\"",
+        ),
+        (
+            Method::POST,
+            photos.clone(),
+            sato,
+            vec![("content-type", "multipart/form-data")],
+            b"--x\r\n".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "Content-Type: multipart/form-data needs a valid boundary parameter",
+        ),
+        (
+            Method::PATCH,
+            format!("{photos}/1"),
+            sato,
+            json_type.to_vec(),
+            big.clone(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            "request body: larger than the limit of 1048576 bytes of this endpoint",
+        ),
+        (
+            Method::POST,
+            REPORTS.into(),
+            sato,
+            vec![("content-type", "application/geo+json")],
+            big,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            "request body: larger than the limit of 1048576 bytes of this endpoint",
+        ),
+        (
+            Method::POST,
+            "/auth/login".into(),
+            None,
+            json_type.to_vec(),
+            login_big.into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            "request body: larger than the limit of 16384 bytes of this endpoint",
+        ),
+        (
+            Method::POST,
+            "/auth/login".into(),
+            None,
+            vec![("content-type", "text/plain")],
+            b"sato".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            "Content-Type: expected application/json, got \"text/plain\"",
+        ),
+        (
+            Method::POST,
+            "/admin/roles".into(),
+            kanri,
+            json_type.to_vec(),
+            b"{\"name\": ".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "request body: EOF while parsing a value at line 1 column 9",
+        ),
+    ];
+    for (method, uri, token, headers, body, want, code, message) in cases {
+        let what = format!("{method} {uri}");
+        let (status, h, text) = t.send(method, &uri, token, &headers, body).await;
+        assert_eq!(status, want, "{what}: {text}");
+        assert_eq!(
+            header_text(&h, header::CONTENT_TYPE),
+            "application/json",
+            "{what}"
+        );
+        let d = doc(&text);
+        assert_eq!(d["code"], code, "{what}: {text}");
+        assert_eq!(d["status"], want.as_u16(), "{what}: {text}");
+        assert_eq!(d["description"], message, "{what}: {text}");
+    }
 }

@@ -419,8 +419,7 @@ impl Editor {
         principal: &Principal,
         layer: &str,
         fid: &str,
-        n: i64,
-        public: bool,
+        PhotoApproval { n, public }: PhotoApproval,
         if_match: Option<IfMatch>,
         origin: Origin,
     ) -> Result<Committed, EditError> {
@@ -582,6 +581,13 @@ impl Editor {
             tracing::error!(layer = %meta.id, error = %e, "cannot rebuild the layer");
         }
     }
+}
+
+/// Whether photo `n` of a feature is shown on the public view.
+#[derive(Debug, Clone, Copy)]
+pub struct PhotoApproval {
+    pub n: i64,
+    pub public: bool,
 }
 
 /// What a resident sends with a report.

@@ -1,13 +1,14 @@
 //! Administration for users with the admin role: users, roles and the audit log.
 //! The audit log can be read here and nowhere be changed.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::hardening::JsonBody;
+use super::extract::JsonBody;
+use super::extract::Path;
 use super::identity::Admin;
 use super::{ApiError, AppState, QueryPairs, json_response};
 use crate::audit::{self, Action};

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::extract::{BodyBytes, Path};
 use super::features::audit_read;
 use super::identity::{Admin, Caller, CurrentView};
 use super::{ApiError, AppState, BaseUrl, json_response};
@@ -176,7 +176,7 @@ pub async fn create(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> Result<Response, ApiError> {
     let editor = editor_for(&state, &caller, &id)?;
     require_media_type(&headers, &[media::GEOJSON, media::JSON])?;
@@ -195,7 +195,7 @@ pub async fn replace(
     BaseUrl(base): BaseUrl,
     Path((id, fid)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> Result<Response, ApiError> {
     let editor = editor_for(&state, &caller, &id)?;
     require_media_type(&headers, &[media::GEOJSON, media::JSON])?;
@@ -227,7 +227,7 @@ pub async fn patch(
     BaseUrl(base): BaseUrl,
     Path((id, fid)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> Result<Response, ApiError> {
     let editor = editor_for(&state, &caller, &id)?;
     require_media_type(&headers, &[MERGE_PATCH, media::GEOJSON, media::JSON])?;

@@ -3,11 +3,12 @@
 use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
+use super::extract::Path;
 use super::{ApiError, AppState, BaseUrl, Caller, CurrentView, QueryPairs, format_links};
 use crate::access::{LayerView, VisibleAttr};
 use crate::audit::{Action, Event};

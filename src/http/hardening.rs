@@ -1,18 +1,15 @@
 //! What every response of a public-facing server needs: security headers, CORS only where
-//! reading is public, per-client rate limits, body size limits and JSON bodies that fail
-//! with the same OGC error document as everything else.
+//! reading is public and per-client rate limits.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::de::DeserializeOwned;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::ApiError;
@@ -207,38 +204,6 @@ pub fn public_cors() -> CorsLayer {
         // A web map reading another CRS needs to see which one it got (Part 2); one that
         // revalidates an item needs its ETag.
         .expose_headers([header::HeaderName::from_static("content-crs"), header::ETAG])
-}
-
-/// A JSON request body, refused with an OGC error document when it is too large, not JSON,
-/// or not the expected shape.
-pub struct JsonBody<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.split(';').next())
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType(
-                "send the request body as application/json".into(),
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge("the request body is too large".into())
-            } else {
-                ApiError::BadRequest(format!("cannot read the request body: {e}"))
-            }
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::BadRequest(format!("request body: {e}")))
-    }
 }
 
 #[cfg(test)]

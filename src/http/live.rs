@@ -13,12 +13,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::{broadcast, mpsc};
 
+use super::extract::Path;
 use super::features::{audit_read, visible_layer};
 use super::identity::CurrentView;
 use super::{ApiError, AppState, QueryPairs};

@@ -1,11 +1,12 @@
 //! Finding features by place and by name: the nearest features of a collection, the location
 //! report ("what is at this place?") and text search over every collection.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
+use super::extract::Path;
 use super::features::{audit_read, visible_layer};
 use super::{ApiError, AppState, BaseUrl, CurrentView, QueryPairs, format_links};
 use crate::encode::geojson::{write_collection_head, write_feature, write_str};

@@ -3,6 +3,7 @@
 mod admin;
 mod edit;
 mod error;
+mod extract;
 mod features;
 mod hardening;
 mod identity;
@@ -17,7 +18,7 @@ mod situation;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, RawQuery};
+use axum::extract::{FromRequestParts, RawQuery};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -139,7 +140,7 @@ pub fn router(state: AppState) -> Router {
             "/collections/{collection}/items/{feature}/photos",
             get(photos::list)
                 .post(photos::add)
-                .layer(DefaultBodyLimit::max(photo_body)),
+                .layer(extract::body_limit(photo_body)),
         )
         .route(
             "/collections/{collection}/items/{feature}/photos/{n}",
@@ -149,7 +150,7 @@ pub fn router(state: AppState) -> Router {
             "/reports",
             get(reports::form)
                 .post(reports::create)
-                .layer(DefaultBodyLimit::max(photo_body)),
+                .layer(extract::body_limit(photo_body)),
         )
         .route("/reports/{code}", get(reports::status))
         .route("/collections/{collection}/changes", get(live::changes))
@@ -163,7 +164,7 @@ pub fn router(state: AppState) -> Router {
     let auth = Router::new()
         .route(
             "/auth/login",
-            post(session::login).layer(DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
+            post(session::login).layer(extract::body_limit(LOGIN_BODY_BYTES)),
         )
         .route("/auth/logout", post(session::logout))
         .route("/auth/session", get(session::current))
@@ -186,7 +187,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth)
         .merge(admin)
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
-        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(extract::body_limit(body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             identity::resolve_caller,

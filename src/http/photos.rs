@@ -3,13 +3,14 @@
 //! Every photo is checked and stripped of its metadata (`edit::photo`) before it is stored.
 
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::multipart::Field;
-use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::edit::if_match;
+use super::extract::{BodyBytes, MultipartBody, Path};
 use super::features::visible_layer;
 use super::identity::{Caller, CurrentView};
 use super::{ApiError, AppState, BaseUrl, json_response};
@@ -238,7 +239,7 @@ pub async fn add(
     BaseUrl(base): BaseUrl,
     Path((id, fid)): Path<(String, String)>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    MultipartBody(mut multipart): MultipartBody,
 ) -> Result<Response, ApiError> {
     let editor = super::edit::editor_for(&state, &caller, &id)?;
     let max = state.catalog.snapshot().server.max_photo_bytes;
@@ -296,7 +297,7 @@ pub async fn set_public(
     caller: Caller,
     Path((id, fid, n)): Path<(String, String, i64)>,
     headers: HeaderMap,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> Result<Response, ApiError> {
     let editor = super::edit::editor_for(&state, &caller, &id)?;
     // Publishing is a decision on the feature as the approver saw it: another approver's
@@ -317,7 +318,14 @@ pub async fn set_public(
     };
     let principal = caller.principal.clone();
     let committed = tokio::task::spawn_blocking(move || {
-        editor.set_photo_public(&principal, &id, &fid, n, public, precondition, origin)
+        editor.set_photo_public(
+            &principal,
+            &id,
+            &fid,
+            crate::edit::PhotoApproval { n, public },
+            precondition,
+            origin,
+        )
     })
     .await??;
     Ok(json_response(

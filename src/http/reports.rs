@@ -4,11 +4,12 @@
 //! `GET /reports/{code}` shows its status. Residents never sign in; a report is anonymous and
 //! the receipt code is the only key to it.
 
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value as Json, json};
 
+use super::extract::Path;
 use super::identity::Caller;
 use super::photos::{multipart_error, new_photo, read_photo};
 use super::{ApiError, AppState, BaseUrl, json_response};

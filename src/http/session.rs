@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::hardening::JsonBody;
+use super::extract::JsonBody;
 use super::identity::{Caller, ClientAddr};
 use super::{ApiError, AppState, json_response};
 use crate::auth::Session;

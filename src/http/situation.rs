@@ -2,11 +2,12 @@
 //! feature of another layer (`/summary`), and everything that matches a query as one GeoJSON
 //! or CSV file to take into a spreadsheet or a report (`/export`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::extract::Path;
 use super::features::{audit_read, visible_layer};
 use super::{ApiError, AppState, CurrentView, QueryPairs};
 use crate::encode::geojson::{write_collection_head, write_feature_in, write_value};

@@ -471,7 +471,8 @@ fn parse_datetime(v: &str) -> Result<(), QueryError> {
     use chrono::{DateTime, Days, NaiveDate, Utc};
     // The first and last instant a bound stands for (a date is the whole day, UTC); `None`
     // for an open end, `Err` for what is neither.
-    let bound = |s: &str| -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, ()> {
+    type Span = (DateTime<Utc>, DateTime<Utc>);
+    let bound = |s: &str| -> Result<Option<Span>, ()> {
         if s == ".." || s.is_empty() {
             return Ok(None);
         }
