@@ -165,6 +165,39 @@ pub struct SecurityConfig {
     /// so a forged `Host` cannot put another site into answers a cache keeps. Default: none,
     /// links use the `Host` header (and `X-Forwarded-Proto` only when `behind_proxy`).
     pub public_url: Option<String>,
+    /// Seconds a client has to send a whole request head (request line and headers): counted
+    /// from the connection's opening for its first request and from the first byte for later
+    /// ones. A connection that sends nothing or part of a head is closed then. Default 10: a
+    /// head is one packet or a few, even on a weak mobile signal.
+    pub header_timeout_seconds: u32,
+    /// Seconds a request body may go without a single byte arriving; it is then answered 408
+    /// and the connection closed. A pause, not the whole upload: a phone sending photos on a
+    /// weak signal may take minutes in all but keeps sending. Default 30.
+    pub body_timeout_seconds: u32,
+    /// Seconds a kept-alive connection may wait, idle, for its next request. Default 20: long
+    /// enough for the next pan of a map, short so idle sockets of a shared address free their
+    /// place under `max_connections_per_address`.
+    pub idle_timeout_seconds: u32,
+    /// Seconds an answer may wait, without any byte leaving, for a client that does not read
+    /// it; the connection is closed then. Default 60.
+    pub send_timeout_seconds: u32,
+    /// Open connections from one client address (an IPv6 /64 counts as one address); further
+    /// connections from it are closed at once, unread. 0 means no cap. Behind a reverse proxy
+    /// every connection comes from the proxy's address: raise or turn off the cap there and let
+    /// the proxy limit its clients. Default 256: a shelter's Wi-Fi or a carrier's shared
+    /// address (CGNAT) puts many phones, each with up to six connections, behind one address.
+    pub max_connections_per_address: u32,
+    /// Open connections in all; at the cap new ones are closed at once. Lowered at start to
+    /// what the open-file limit leaves after the files the server itself needs (with a
+    /// warning). Default 4096.
+    pub max_connections: u32,
+    /// Longest request target (path and query), bytes; longer is a 414. Default 16 KiB: a
+    /// CQL2 filter or a long list of ids fits, a URL built to exhaust memory does not.
+    pub max_uri_bytes: usize,
+    /// Largest total of a request's header fields (names, values and line ends), bytes;
+    /// larger, or more than 100 fields, is a 431. Default 32 KiB: room for the cookies other
+    /// services of the town's domain leave.
+    pub max_header_bytes: usize,
 }
 
 impl Default for SecurityConfig {
@@ -182,6 +215,14 @@ impl Default for SecurityConfig {
             behind_proxy: false,
             map_origins: vec!["https://cyberjapandata.gsi.go.jp".into()],
             public_url: None,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 30,
+            idle_timeout_seconds: 20,
+            send_timeout_seconds: 60,
+            max_connections_per_address: 256,
+            max_connections: 4096,
+            max_uri_bytes: 16 << 10,
+            max_header_bytes: 32 << 10,
         }
     }
 }
@@ -198,6 +239,36 @@ impl SecurityConfig {
         }
         if self.max_body_bytes < 1024 {
             return Err("server.security.max_body_bytes must be at least 1024".into());
+        }
+        for (name, secs) in [
+            ("header_timeout_seconds", self.header_timeout_seconds),
+            ("body_timeout_seconds", self.body_timeout_seconds),
+            ("idle_timeout_seconds", self.idle_timeout_seconds),
+            ("send_timeout_seconds", self.send_timeout_seconds),
+        ] {
+            if !(1..=3600).contains(&secs) {
+                return Err(format!("server.security.{name} must be 1 to 3600"));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err("server.security.max_connections must be positive".into());
+        }
+        if self.max_connections_per_address > self.max_connections {
+            return Err(
+                "server.security.max_connections_per_address must not exceed max_connections"
+                    .into(),
+            );
+        }
+        // Above these the HTTP parser's own limits answer first, without an error document.
+        if !(1024..=MAX_URI_BYTES).contains(&self.max_uri_bytes) {
+            return Err(format!(
+                "server.security.max_uri_bytes must be 1024 to {MAX_URI_BYTES}"
+            ));
+        }
+        if !(4096..=MAX_HEADER_BYTES).contains(&self.max_header_bytes) {
+            return Err(format!(
+                "server.security.max_header_bytes must be 4096 to {MAX_HEADER_BYTES}"
+            ));
         }
         for o in &self.map_origins {
             let host = o
@@ -240,6 +311,11 @@ impl SecurityConfig {
         Ok(())
     }
 }
+
+/// Largest `max_uri_bytes`: the HTTP parser takes no longer request target.
+pub const MAX_URI_BYTES: usize = 60 << 10;
+/// Largest `max_header_bytes`.
+pub const MAX_HEADER_BYTES: usize = 256 << 10;
 
 /// How far (degrees, about 5 km) features may reach beyond `ServerConfig::extent`: hiking
 /// courses and rivers cross the town boundary.
@@ -1247,5 +1323,35 @@ attributes = ["用途地域"]
             );
         let e = CatalogConfig::parse(&text, Path::new("c")).expect_err("integer");
         assert!(e.to_string().contains("is not of type string"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits_are_read_and_checked() {
+        let with = |table: &str| format!("[server.security]\n{table}\n{MINIMAL}");
+        let c = CatalogConfig::parse(
+            &with("header_timeout_seconds = 3\nmax_connections_per_address = 8"),
+            Path::new("c"),
+        )
+        .expect("valid");
+        assert_eq!(c.server.security.header_timeout_seconds, 3);
+        assert_eq!(c.server.security.max_connections_per_address, 8);
+        assert_eq!(c.server.security.max_connections, 4096);
+        for (table, said) in [
+            (
+                "body_timeout_seconds = 0",
+                "body_timeout_seconds must be 1 to 3600",
+            ),
+            ("max_connections = 0", "max_connections must be positive"),
+            (
+                "max_connections = 10\nmax_connections_per_address = 11",
+                "must not exceed max_connections",
+            ),
+            ("max_uri_bytes = 100000", "max_uri_bytes must be 1024 to"),
+            ("max_header_bytes = 100", "max_header_bytes must be 4096 to"),
+            ("header_timeout = 3", "header_timeout"),
+        ] {
+            let e = CatalogConfig::parse(&with(table), Path::new("c")).expect_err(table);
+            assert!(e.to_string().contains(said), "{table}: {e}");
+        }
     }
 }

@@ -11,6 +11,7 @@ use machimap::catalog::{Catalog, LayerReport, LiveCatalog, LoadError};
 use machimap::edit::Editor;
 use machimap::edit::gpkg::GeoPackage;
 use machimap::edit::store::EditStore;
+use machimap::http::serve::ConnectionLimits;
 use machimap::http::{AppState, router};
 use machimap::store::Store;
 
@@ -398,16 +399,13 @@ fn serve(data: PathBuf, bind: SocketAddr, store_path: &Path, edits_path: &Path) 
         Ok(_) => {}
         Err(e) => eprintln!("warning: cannot list users: {e}"),
     }
+    let limits = ConnectionLimits::new(&state.security);
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         println!("machimap listening on http://{}", listener.local_addr()?);
         tokio::spawn(reload_on_sighup(data.clone(), editor));
-        axum::serve(
-            listener,
-            router(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+        machimap::http::serve::run(listener, router(state), limits, shutdown_signal()).await;
+        Ok::<(), std::io::Error>(())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1146,7 +1146,9 @@ async fn answers_carry_security_headers_and_cors_only_where_public() {
         assert_eq!(r.header("cache-control"), "private, no-store");
     }
     let long = format!("/collections?f={}", "x".repeat(20_000));
-    assert_eq!(t.get(&long, &[]).await.status, StatusCode::BAD_REQUEST);
+    let r = t.get(&long, &[]).await;
+    assert_eq!(r.status, StatusCode::URI_TOO_LONG);
+    assert_eq!(r.json()["code"], "URITooLong");
 }
 
 /// A signed-in admin's token.

@@ -46,6 +46,15 @@ pub enum ApiError {
     ServiceUnavailable(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A request body that stopped arriving (408).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// A request target longer than `max_uri_bytes` (414).
+    #[error("{0}")]
+    UriTooLong(String),
+    /// Header fields over `max_header_bytes` in all, or too many of them (431).
+    #[error("{0}")]
+    HeadersTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
@@ -189,6 +198,15 @@ impl IntoResponse for ApiError {
             ApiError::PayloadTooLarge(m) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", m.clone())
             }
+            ApiError::RequestTimeout(m) => {
+                (StatusCode::REQUEST_TIMEOUT, "RequestTimeout", m.clone())
+            }
+            ApiError::UriTooLong(m) => (StatusCode::URI_TOO_LONG, "URITooLong", m.clone()),
+            ApiError::HeadersTooLarge(m) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "RequestHeaderFieldsTooLarge",
+                m.clone(),
+            ),
             ApiError::UnsupportedMediaType(m) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UnsupportedMediaType",

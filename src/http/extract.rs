@@ -20,9 +20,20 @@ const QUOTED_CHARS: usize = 40;
 pub struct BodyLimit(pub usize);
 
 /// The layer that limits the request bodies of a route (or router) to `bytes`: axum's
-/// `DefaultBodyLimit`, and the limit itself for the messages of the extractors below.
-pub fn body_limit(bytes: usize) -> (DefaultBodyLimit, Extension<BodyLimit>) {
-    (DefaultBodyLimit::max(bytes), Extension(BodyLimit(bytes)))
+/// `DefaultBodyLimit`, the limit itself for the messages of the extractors below, and for
+/// `limits::guard` to refuse a larger `Content-Length` before any of the body is read.
+pub fn body_limit(
+    bytes: usize,
+) -> (
+    DefaultBodyLimit,
+    Extension<BodyLimit>,
+    super::limits::NoteBodyLimit,
+) {
+    (
+        DefaultBodyLimit::max(bytes),
+        Extension(BodyLimit(bytes)),
+        super::limits::NoteBodyLimit(bytes),
+    )
 }
 
 /// The path parameters of a route, deserialised into `T`; a parameter that does not parse

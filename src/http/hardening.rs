@@ -16,9 +16,6 @@ use super::ApiError;
 use super::identity::ClientAddr;
 use crate::config::SecurityConfig;
 
-/// Longest request target accepted (a bbox list or a filter can be long, not this long).
-const MAX_URI_BYTES: usize = 16 * 1024;
-
 /// Per-client limits: anonymous requests and sign-in attempts.
 pub struct RateLimits {
     public: Option<DefaultKeyedRateLimiter<String>>,
@@ -147,11 +144,6 @@ pub async fn security_headers(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().to_string().len() > MAX_URI_BYTES {
-        return axum::response::IntoResponse::into_response(ApiError::BadRequest(format!(
-            "the request URL is longer than {MAX_URI_BYTES} bytes"
-        )));
-    }
     let path = request.uri().path();
     let private = request.headers().contains_key(header::AUTHORIZATION)
         || request.headers().contains_key(header::COOKIE)

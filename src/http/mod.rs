@@ -7,11 +7,13 @@ mod extract;
 mod features;
 mod hardening;
 mod identity;
+mod limits;
 mod live;
 mod lookup;
 mod openapi;
 mod photos;
 mod reports;
+pub mod serve;
 mod session;
 mod situation;
 
@@ -23,6 +25,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
+use limits::RequestLimits;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
@@ -105,6 +108,7 @@ pub fn router(state: AppState) -> Router {
     let csp = HeaderValue::from_str(&hardening::content_security_policy(&state.security))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let body_limit = state.security.max_body_bytes;
+    let request_limits = Arc::new(RequestLimits::new(&state.security));
     // Uploads of photos may be as large as every photo at its limit.
     let photo_body = {
         let catalog = state.catalog.snapshot();
@@ -195,6 +199,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         // GeoJSON shrinks five- to tenfold: it matters on a phone with weak signal in the hills.
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            request_limits,
+            limits::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             csp,
             hardening::security_headers,
