@@ -757,11 +757,15 @@ fn auth_paths(paths: &mut serde_json::Map<String, serde_json::Value>, principal:
                        "description": "The user name: 1 to 64 of a-z, 0-9, '.', '_' or '-', starting with a letter or digit (upper case is read as lower case)",
                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}]);
     let roles = json!({"type": "array", "items": {"type": "string"}});
+    let new_password = json!({"type": "string", "format": "password", "minLength": crate::auth::MIN_PASSWORD_CHARS, "maxLength": 256,
+                              "description": "At least 12 characters, at most 1024 bytes"});
+    let user_name = json!({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"});
+    let department = json!({"type": "string", "minLength": 1, "pattern": "\\S"});
     let admin = [400, 401, 403, 404, 409, 413, 415];
     paths.insert("/admin/users".into(), json!({
         "get": {"summary": "Users", "operationId": "getUsers", "responses": responses(ok("200", "Users with department and roles"), &[403])},
         "post": {"summary": "Create a user", "operationId": "addUser",
-                 "requestBody": body(obj(json!({"username": text, "department": text, "roles": roles, "password": password}),
+                 "requestBody": body(obj(json!({"username": user_name, "department": department, "roles": roles, "password": new_password}),
                      &["username", "department", "password"])),
                  "responses": responses(ok("201", "The new user"), &admin)}
     }));
@@ -781,7 +785,7 @@ fn auth_paths(paths: &mut serde_json::Map<String, serde_json::Value>, principal:
         "/admin/users/{name}/password".into(),
         json!({"put": {
             "summary": "Set a user's password", "operationId": "setPassword", "parameters": name,
-            "requestBody": body(obj(json!({"password": password}), &["password"])),
+            "requestBody": body(obj(json!({"password": new_password}), &["password"])),
             "responses": responses(none("204", "Changed; the user's sessions ended"), &admin)
         }}),
     );
