@@ -760,7 +760,7 @@ fn auth_paths(paths: &mut serde_json::Map<String, serde_json::Value>, principal:
     let new_password = json!({"type": "string", "format": "password", "minLength": crate::auth::MIN_PASSWORD_CHARS, "maxLength": 256,
                               "description": "At least 12 characters, at most 1024 bytes"});
     let user_name = json!({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"});
-    let department = json!({"type": "string", "minLength": 1, "pattern": "\\S"});
+    let department = json!({"type": "string", "minLength": 1, "maxLength": crate::auth::MAX_DEPARTMENT_CHARS, "pattern": "\\S"});
     let admin = [400, 401, 403, 404, 409, 413, 415];
     paths.insert("/admin/users".into(), json!({
         "get": {"summary": "Users", "operationId": "getUsers", "responses": responses(ok("200", "Users with department and roles"), &[403])},
@@ -792,7 +792,7 @@ fn auth_paths(paths: &mut serde_json::Map<String, serde_json::Value>, principal:
     paths.insert("/admin/roles".into(), json!({
         "get": {"summary": "Roles", "operationId": "getRoles", "responses": responses(ok("200", "Roles with descriptions"), &[403])},
         "post": {"summary": "Create a role", "operationId": "addRole",
-                 "requestBody": body(obj(json!({"name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,31}$"}, "description": text}), &["name"])),
+                 "requestBody": body(obj(json!({"name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,31}$"}, "description": {"type": "string", "maxLength": crate::auth::MAX_DESCRIPTION_CHARS}}), &["name"])),
                  "responses": responses(none("201", "Created"), &admin)}
     }));
     let q = |n: &str, schema: serde_json::Value| json!({"name": n, "in": "query", "required": false, "schema": schema});
