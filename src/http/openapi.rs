@@ -26,8 +26,7 @@ const FORMATS: [&str; 6] = [
 const DATETIME_PATTERN: &str = r"^(D|(D|\.\.)?/(D|\.\.)?)$";
 
 /// One date or date-time of `DATETIME_PATTERN`.
-const DATETIME_ITEM: &str =
-    r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?";
+const DATETIME_ITEM: &str = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?";
 
 /// The status codes every operation may answer besides its own: 400 (a URL that is too
 /// long, or a parameter the operation does not know), 401 (a Bearer token that is unknown
