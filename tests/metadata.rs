@@ -379,3 +379,75 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
     assert_eq!(unzipped, plain);
     assert_eq!(unzipped["numberReturned"], 3);
 }
+
+/// The OpenAPI document says exactly what the server takes and answers: the values a
+/// parameter may have, the formats an operation answers in, and the statuses it gives.
+#[tokio::test]
+async fn openapi_document_says_what_the_server_takes_and_answers() {
+    let doc = get("/api").await.json();
+    let op = |path: &str, method: &str| doc["paths"][path][method].clone();
+    let param = |op: &Json, name: &str| -> Json {
+        op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| match p["$ref"].as_str() {
+                Some(r) => {
+                    let key = r.rsplit('/').next().unwrap();
+                    doc["components"]["parameters"][key].clone()
+                }
+                None => p.clone(),
+            })
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no parameter {name}"))
+    };
+    let items = op("/collections/zoning/items", "get");
+    // sortby takes the collection's visible attributes, each with an optional + or -.
+    let sortby = param(&items, "sortby")["schema"]["items"]["enum"].clone();
+    let keys: Vec<&str> = sortby
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"容積率") && keys.contains(&"-容積率") && keys.contains(&"+容積率"));
+    assert!(!keys.iter().any(|k| k.contains("幅員")), "{keys:?}");
+    assert!(!keys.contains(&"0"));
+    // An empty filter is refused, so the document does not offer one.
+    assert_eq!(param(&items, "filter")["schema"]["minLength"], 1);
+    let r = get("/collections/zoning/items?filter=").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = get("/collections/zoning/items?sortby=0").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // bbox is 4 or 6 numbers, never 5.
+    let bbox = &param(&items, "bbox")["schema"]["oneOf"];
+    assert_eq!(bbox[0]["minItems"], 4);
+    assert_eq!(bbox[1]["maxItems"], 6);
+    // limit within the fixture town's server.max_limit.
+    assert_eq!(param(&items, "limit")["schema"]["maximum"], 100);
+    // Every format an operation answers in is documented: f=html on metadata too.
+    for path in [
+        "/collections/zoning",
+        "/collections/zoning/queryables",
+        "/collections/zoning/sortables",
+        "/collections/zoning/items",
+        "/api",
+    ] {
+        let r = get(&format!("{path}?f=html")).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(r.content_type.starts_with("text/html"), "{path}");
+        assert!(
+            op(path, "get")["responses"]["200"]["content"]["text/html"].is_object(),
+            "{path} does not document its HTML answer"
+        );
+    }
+    // Sign-in refuses a body that is not JSON (415) or not the expected shape (400).
+    let login = op("/auth/login", "post");
+    for code in ["200", "400", "401", "413", "415", "429"] {
+        assert!(login["responses"][code].is_object(), "/auth/login {code}");
+    }
+    let refs =
+        doc["components"]["responses"]["E415"]["content"]["application/json"]["schema"]["$ref"]
+            .clone();
+    assert_eq!(refs, "#/components/schemas/exception");
+}

@@ -11,6 +11,140 @@ use crate::config::EditConfig;
 use crate::encode::{Link, html, media};
 use crate::query::Format;
 
+/// Every value `f` takes (`query::parse_format`).
+const FORMATS: [&str; 6] = [
+    "json",
+    "html",
+    "geojson",
+    "application/json",
+    "application/geo+json",
+    "text/html",
+];
+
+/// What `datetime` takes: a date or RFC 3339 date-time, or an interval of two with `..` or
+/// nothing for an open end (`query::parse_datetime`).
+const DATETIME_PATTERN: &str = r"^(D|(D|\.\.)?/(D|\.\.)?)$";
+
+/// One date or date-time of `DATETIME_PATTERN`.
+const DATETIME_ITEM: &str = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?";
+
+/// The status codes every operation may answer besides its own: 400 (a URL that is too
+/// long, or a parameter the operation does not know), 401 (a Bearer token that is unknown
+/// or expired) and 429 (the per-address limit of callers who are not signed in).
+const ALWAYS: [u16; 3] = [400, 401, 429];
+
+/// The responses of an operation: `ok` (status → response object) and the error statuses
+/// `errors` plus `ALWAYS`, each the OGC exception document.
+fn responses(ok: serde_json::Value, errors: &[u16]) -> serde_json::Value {
+    let mut out = match ok {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    for code in ALWAYS.iter().chain(errors) {
+        out.insert(
+            code.to_string(),
+            json!({"$ref": format!("#/components/responses/E{code}")}),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
+/// The shared error responses, one per status the server gives.
+fn error_responses() -> serde_json::Value {
+    let texts: [(u16, &str); 11] = [
+        (
+            400,
+            "Invalid request: a parameter, path segment or body that does not parse or does not fit, named in the description",
+        ),
+        (
+            401,
+            "Not signed in, wrong credentials, or an unknown or expired Bearer token",
+        ),
+        (
+            403,
+            "Signed in without the right to do this, or a write with the session cookie without X-CSRF-Token",
+        ),
+        (
+            404,
+            "No such resource, or one the caller may not see (the two answer alike)",
+        ),
+        (
+            409,
+            "Conflicts with the current state: a status move the workflow does not allow, an existing name, the last admin",
+        ),
+        (412, "If-Match names an older version than the current one"),
+        (413, "The request body is larger than this operation takes"),
+        (
+            415,
+            "The request body is not of a media type this operation takes",
+        ),
+        (422, "The Idempotency-Key was used for another request"),
+        (428, "A change of an existing feature needs If-Match"),
+        (
+            429,
+            "Too many requests from this address; Retry-After says when to try again",
+        ),
+    ];
+    let mut out = serde_json::Map::new();
+    for (code, text) in texts {
+        let mut r = json!({"description": text,
+            "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}});
+        if code == 429 {
+            r["headers"] = json!({"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait"}});
+        }
+        out.insert(format!("E{code}"), r);
+    }
+    serde_json::Value::Object(out)
+}
+
+/// A 200 answer of `description` as JSON (with `schema`) or, for `f=html` or a browser, HTML.
+fn json_or_html(
+    description: &str,
+    json_type: &str,
+    schema: serde_json::Value,
+) -> serde_json::Value {
+    json!({"200": {"description": description, "content": {
+        json_type: {"schema": schema},
+        media::HTML: {"schema": {"type": "string"}},
+    }}})
+}
+
+/// A string that is one of `names`; any string when there are none (an empty `enum` is not
+/// valid OpenAPI, and every value is then refused alike).
+fn one_of(names: &[String]) -> serde_json::Value {
+    if names.is_empty() {
+        json!({"type": "string"})
+    } else {
+        json!({"type": "string", "enum": names})
+    }
+}
+
+/// `properties`: a comma-separated list of `layer`'s visible attributes (empty for none).
+fn properties_param(layer: &LayerView) -> serde_json::Value {
+    let names: Vec<String> = layer.attributes().map(|(_, a)| a.name.clone()).collect();
+    json!({"name": "properties", "in": "query", "required": false, "style": "form", "explode": false,
+           "description": "Comma-separated attributes to include (none for an empty value)",
+           "schema": {"type": "array", "uniqueItems": true, "items": one_of(&names)}})
+}
+
+/// `sortby`: comma-separated visible attributes of `layer`, each optionally prefixed with
+/// `+` (ascending) or `-` (descending), each attribute at most once.
+fn sortby_param(layer: &LayerView) -> serde_json::Value {
+    let keys: Vec<String> = layer
+        .attributes()
+        .flat_map(|(_, a)| {
+            [
+                a.name.clone(),
+                format!("+{}", a.name),
+                format!("-{}", a.name),
+            ]
+        })
+        .collect();
+    json!({"name": "sortby", "in": "query", "required": false, "style": "form", "explode": false,
+           "description": "Comma-separated sortable attributes (see sortables), each at most once and prefixed with + (ascending, the default) or - (descending); nulls last",
+           "schema": {"type": "array", "minItems": 1, "uniqueItems": true, "items": one_of(&keys)}})
+}
+
 pub async fn api(
     CurrentView { view, .. }: CurrentView,
     BaseUrl(base): BaseUrl,
@@ -24,14 +158,13 @@ pub async fn api(
     let crs_list: Vec<String> = crate::crs::RequestCrs::supported()
         .map(|c| c.uri())
         .collect();
+    let f = json!({"$ref": "#/components/parameters/f"});
+    let object = json!({"type": "object"});
     let meta = |summary: &str, op: &str| {
         json!({ "get": {
             "summary": summary, "operationId": op,
-            "parameters": [{"$ref": "#/components/parameters/f"}],
-            "responses": {
-                "200": {"description": summary, "content": {media::JSON: {"schema": {"type": "object"}}, media::HTML: {}}},
-                "400": {"$ref": "#/components/responses/Error"}
-            }
+            "parameters": [f],
+            "responses": responses(json_or_html(summary, media::JSON, object.clone()), &[]),
         }})
     };
     paths.insert("/".into(), meta("Landing page", "getLandingPage"));
@@ -43,7 +176,9 @@ pub async fn api(
     paths.insert(
         "/api".into(),
         json!({"get": {"summary": "This API definition", "operationId": "getApi",
-        "responses": {"200": {"description": "OpenAPI 3.0", "content": {media::OPENAPI: {}}}}}}),
+        "parameters": [f],
+        "responses": responses(json!({"200": {"description": "OpenAPI 3.0 (or an HTML summary)", "content": {
+            media::OPENAPI: {"schema": object}, media::HTML: {"schema": {"type": "string"}}}}}), &[])}}),
     );
     for layer in view.layers() {
         let id = layer.id().to_string();
@@ -53,14 +188,14 @@ pub async fn api(
             json!({"$ref": "#/components/parameters/datetime"}),
             json!({"$ref": "#/components/parameters/limit"}),
             json!({"$ref": "#/components/parameters/offset"}),
-            json!({"$ref": "#/components/parameters/properties"}),
-            json!({"$ref": "#/components/parameters/sortby"}),
+            properties_param(&layer),
+            sortby_param(&layer),
             json!({"$ref": "#/components/parameters/filter"}),
             json!({"$ref": "#/components/parameters/filter-lang"}),
             json!({"$ref": "#/components/parameters/filter-crs"}),
             json!({"$ref": "#/components/parameters/crs"}),
             json!({"$ref": "#/components/parameters/bbox-crs"}),
-            json!({"$ref": "#/components/parameters/f"}),
+            f.clone(),
         ];
         for (_, a) in layer.attributes() {
             let mut schema = json!({"type": a.kind.json_type()});
@@ -73,22 +208,29 @@ pub async fn api(
                 "schema": schema,
             }));
         }
-        let err = json!({"$ref": "#/components/responses/Error"});
-        let not_found = json!({"$ref": "#/components/responses/NotFound"});
+        let geojson = |d: &str| json_or_html(d, media::GEOJSON, object.clone());
         paths.insert(format!("/collections/{id}"), json!({"get": {
             "summary": format!("{title}: metadata"), "operationId": format!("describe_{id}"),
-            "parameters": [{"$ref": "#/components/parameters/f"}],
-            "responses": {"200": {"description": "Collection metadata", "content": {media::JSON: {}}}, "400": err, "404": not_found}
+            "parameters": [f],
+            "responses": responses(json_or_html("Collection metadata", media::JSON, object.clone()), &[404]),
         }}));
-        paths.insert(format!("/collections/{id}/items"), json!({"get": {
-            "summary": format!("{title}: features"), "operationId": format!("getFeatures_{id}"),
-            "parameters": item_params,
-            "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": {media::GEOJSON: {"schema": {"type": "object"}}, media::HTML: {}}}, "400": err, "404": not_found}
-        }}));
+        paths.insert(
+            format!("/collections/{id}/items"),
+            json!({"get": {
+                "summary": format!("{title}: features"), "operationId": format!("getFeatures_{id}"),
+                "parameters": item_params,
+                "responses": responses(geojson("GeoJSON FeatureCollection"), &[404]),
+            }}),
+        );
+        let mut one = geojson("GeoJSON Feature");
+        one["200"]["headers"] = json!({"ETag": {"schema": {"type": "string"}, "description": "The feature's version (editable collections and views)"}});
+        one["304"] =
+            json!({"description": "The feature is unchanged since the ETag in If-None-Match"});
         paths.insert(format!("/collections/{id}/items/{{featureId}}"), json!({"get": {
             "summary": format!("{title}: one feature"), "operationId": format!("getFeature_{id}"),
-            "parameters": [{"$ref": "#/components/parameters/featureId"}, {"$ref": "#/components/parameters/crs"}, {"$ref": "#/components/parameters/f"}],
-            "responses": {"200": {"description": "GeoJSON Feature", "content": {media::GEOJSON: {"schema": {"type": "object"}}, media::HTML: {}}}, "400": err, "404": not_found}
+            "parameters": [{"$ref": "#/components/parameters/featureId"}, {"$ref": "#/components/parameters/crs"}, f,
+                           {"$ref": "#/components/parameters/ifNoneMatch"}],
+            "responses": responses(one, &[404]),
         }}));
         paths.insert(format!("/collections/{id}/nearest"), json!({"get": {
             "summary": format!("{title}: nearest features"), "operationId": format!("getNearest_{id}"),
@@ -96,24 +238,26 @@ pub async fn api(
             "parameters": [
                 {"$ref": "#/components/parameters/lon"}, {"$ref": "#/components/parameters/lat"},
                 {"$ref": "#/components/parameters/nearestLimit"}, {"$ref": "#/components/parameters/maxDistance"},
-                {"$ref": "#/components/parameters/properties"}, {"$ref": "#/components/parameters/f"}
+                properties_param(&layer), f
             ],
-            "responses": {"200": {"description": "GeoJSON FeatureCollection, nearest first", "content": {media::GEOJSON: {"schema": {"type": "object"}}, media::HTML: {}}}, "400": err, "404": not_found}
+            "responses": responses(geojson("GeoJSON FeatureCollection, nearest first"), &[404]),
         }}));
         paths.insert(format!("/collections/{id}/queryables"), json!({"get": {
             "summary": format!("{title}: queryable attributes"), "operationId": format!("getQueryables_{id}"),
-            "parameters": [{"$ref": "#/components/parameters/f"}],
-            "responses": {"200": {"description": "JSON Schema of the queryables", "content": {media::SCHEMA: {}}}, "400": err, "404": not_found}
+            "parameters": [f],
+            "responses": responses(json_or_html("JSON Schema of the queryables", media::SCHEMA, object.clone()), &[404]),
         }}));
         paths.insert(format!("/collections/{id}/sortables"), json!({"get": {
             "summary": format!("{title}: attributes sortby accepts"), "operationId": format!("getSortables_{id}"),
-            "parameters": [{"$ref": "#/components/parameters/f"}],
-            "responses": {"200": {"description": "JSON Schema of the sortables", "content": {media::SCHEMA: {}}}, "400": err, "404": not_found}
+            "parameters": [f],
+            "responses": responses(json_or_html("JSON Schema of the sortables", media::SCHEMA, object.clone()), &[404]),
         }}));
-        situation_paths(&mut paths, &layer);
+        situation_paths(&mut paths, &layer, &view);
         edit_paths(&mut paths, &layer, view.principal());
+        photo_paths(&mut paths, &layer, view.principal());
+        admin_edit_paths(&mut paths, &layer, view.principal());
     }
-    lookup_paths(&mut paths);
+    lookup_paths(&mut paths, &view);
     report_paths(&mut paths, &view);
     auth_paths(&mut paths, view.principal());
     let doc = json!({
@@ -131,36 +275,36 @@ pub async fn api(
                                   "description": "Set by POST /auth/login; writes with it need the X-CSRF-Token header"}
             },
             "parameters": {
-                "f": {"name": "f", "in": "query", "required": false, "description": "Output format",
-                      "schema": {"type": "string", "enum": ["json", "html"], "default": "json"}},
+                "f": {"name": "f", "in": "query", "required": false,
+                      "description": "Output format: json (also geojson, application/json, application/geo+json) or html (also text/html); without it the Accept header decides",
+                      "schema": {"type": "string", "enum": FORMATS}},
                 "bbox": {"name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
-                         "description": "Lower and upper corner in the axis order of bbox-crs (default CRS84: minLon,minLat,maxLon,maxLat); features whose geometry intersects the box",
-                         "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
-                "datetime": {"name": "datetime", "in": "query", "required": false, "style": "form", "explode": false,
-                             "description": "RFC 3339 instant or interval; no collection declares a temporal property yet, so every feature matches",
-                             "schema": {"type": "string"}},
-                "limit": {"name": "limit", "in": "query", "required": false, "style": "form", "explode": false,
+                         "description": "4 numbers (lower corner, upper corner) or 6 (with heights, ignored) in the axis order of bbox-crs (default CRS84: minLon,minLat,maxLon,maxLat; longitudes -180..180, latitudes -90..90, lower latitude first); features whose geometry intersects the box",
+                         "schema": {"type": "array", "items": {"type": "number"},
+                                    "oneOf": [{"minItems": 4, "maxItems": 4}, {"minItems": 6, "maxItems": 6}]}},
+                "datetime": {"name": "datetime", "in": "query", "required": false,
+                             "description": "An RFC 3339 date-time or date, or an interval start/end with .. (or nothing) for an open end; no collection declares a temporal property yet, so every feature matches",
+                             "schema": {"type": "string", "pattern": DATETIME_PATTERN.replace('D', DATETIME_ITEM)}},
+                "limit": {"name": "limit", "in": "query", "required": false,
                           "description": "Features per page; larger values are reduced to the maximum",
                           "schema": {"type": "integer", "minimum": 1, "maximum": max, "default": default}},
                 "offset": {"name": "offset", "in": "query", "required": false, "description": "Features to skip (used by next links)",
                            "schema": {"type": "integer", "minimum": 0, "default": 0}},
-                "properties": {"name": "properties", "in": "query", "required": false, "style": "form", "explode": false,
-                               "description": "Comma-separated attributes to include", "schema": {"type": "array", "items": {"type": "string"}}},
                 "filter": {"name": "filter", "in": "query", "required": false,
-                           "description": "A CQL2 expression over the queryables (see /collections/{id}/queryables); the property geometry is the feature geometry",
-                           "schema": {"type": "string"}},
+                           "description": "A CQL2 expression over the queryables (see /collections/{id}/queryables); the property geometry is the feature geometry. An expression that does not parse or names an unknown property is a 400 saying where",
+                           "schema": {"type": "string", "minLength": 1}},
                 "filter-lang": {"name": "filter-lang", "in": "query", "required": false, "description": "Encoding of filter",
                                 "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}},
                 "filter-crs": {"name": "filter-crs", "in": "query", "required": false, "description": "CRS of the geometry literals in filter, in its axis order",
                                "schema": {"type": "string", "format": "uri", "enum": crs_list.clone(), "default": crate::crs::CRS84_URI}},
-                "sortby": {"name": "sortby", "in": "query", "required": false, "style": "form", "explode": false,
-                           "description": "Comma-separated sortable attributes, each prefixed with + (ascending, default) or - (descending); nulls last",
-                           "schema": {"type": "array", "items": {"type": "string", "pattern": "^[+-]?.+$"}}},
                 "crs": {"name": "crs", "in": "query", "required": false, "description": "CRS of the output geometries, in its axis order (latitude first for EPSG:4326 and 6668, northing first for 6669–6687)",
                         "schema": {"type": "string", "format": "uri", "enum": crs_list.clone(), "default": crate::crs::CRS84_URI}},
                 "bbox-crs": {"name": "bbox-crs", "in": "query", "required": false, "description": "CRS of bbox, in its axis order",
                              "schema": {"type": "string", "format": "uri", "enum": crs_list, "default": crate::crs::CRS84_URI}},
-                                "featureId": {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}},
+                "featureId": {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}},
+                "ifNoneMatch": {"name": "If-None-Match", "in": "header", "required": false,
+                                "description": "An ETag from an earlier answer: 304 when it is still current",
+                                "schema": {"type": "string"}},
                 "lon": {"name": "lon", "in": "query", "required": true, "description": "Longitude in degrees (CRS84)",
                         "schema": {"type": "number", "minimum": -180, "maximum": 180}},
                 "lat": {"name": "lat", "in": "query", "required": true, "description": "Latitude in degrees (CRS84)",
@@ -175,21 +319,12 @@ pub async fn api(
                             "description": "The feature's ETag from its last GET or edit (or * for any version); a stale one is refused with 412, none with 428",
                             "schema": {"type": "string"}},
                 "idempotencyKey": {"name": "Idempotency-Key", "in": "header", "required": false,
-                                   "description": "A key unique to this write (1–255 visible ASCII characters): a retry with the same key answers the first result instead of writing again",
-                                   "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+                                   "description": "A key unique to this write (1–255 visible ASCII characters): a retry with the same key and the same request answers the first result instead of writing again; with another request it is a 422",
+                                   "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}}
             },
-            "responses": {
-                "Error": {"description": "Invalid request", "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}},
-                "NotFound": {"description": "Not found", "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}},
-                "Refused": {"description": "Not allowed: not signed in (401), no right to this write (403), or the collection is not editable (405)",
-                            "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}},
-                "Conflict": {"description": "The feature changed since its ETag was read (412), If-Match is missing (428), or a status move the workflow does not allow (409)",
-                             "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}},
-                "Invalid": {"description": "The feature does not fit the collection's schema: geometry type, extent, types, codes, lengths, required values (400); too large (413); wrong media type (415)",
-                            "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}}
-            },
+            "responses": error_responses(),
             "schemas": {
-                "exception": {"type": "object", "required": ["code"], "properties": {
+                "exception": {"type": "object", "required": ["code", "description", "status"], "properties": {
                     "code": {"type": "string"}, "description": {"type": "string"}, "status": {"type": "integer"}}},
                 "locationReport": location_report_schema()
             }
@@ -201,12 +336,15 @@ pub async fn api(
     })
 }
 
-/// Summary and export, which every collection has.
-fn situation_paths(paths: &mut serde_json::Map<String, serde_json::Value>, layer: &LayerView) {
+/// Summary, export and the live stream, which every collection has (the stream only
+/// editable collections and their views).
+fn situation_paths(
+    paths: &mut serde_json::Map<String, serde_json::Value>,
+    layer: &LayerView,
+    view: &crate::access::View,
+) {
     let id = layer.id();
     let title = &layer.meta().title_ja;
-    let err = json!({"$ref": "#/components/responses/Error"});
-    let not_found = json!({"$ref": "#/components/responses/NotFound"});
     let select = [
         json!({"$ref": "#/components/parameters/bbox"}),
         json!({"$ref": "#/components/parameters/filter"}),
@@ -214,24 +352,26 @@ fn situation_paths(paths: &mut serde_json::Map<String, serde_json::Value>, layer
         json!({"$ref": "#/components/parameters/bbox-crs"}),
     ];
     let q = |n: &str, required: bool, d: &str, schema: serde_json::Value| json!({"name": n, "in": "query", "required": required, "description": d, "schema": schema});
+    let collections: Vec<String> = view.layers().map(|l| l.id().to_string()).collect();
+    let attributes: Vec<String> = layer.attributes().map(|(_, a)| a.name.clone()).collect();
     let mut summary = vec![
         q(
             "by",
             true,
             "The collection to count by (its areas contain a feature; for lines and points, the nearest within `within`)",
-            json!({"type": "string"}),
+            one_of(&collections),
         ),
         q(
             "group",
             false,
-            "Count per value of this attribute of `by` rather than per feature",
-            json!({"type": "string"}),
+            "Count per value of this attribute of `by` rather than per feature (an attribute `by` does not have is a 400)",
+            json!({"type": "string", "minLength": 1}),
         ),
         q(
             "split",
             false,
             "Also count each group per value of this attribute of this collection",
-            json!({"type": "string"}),
+            one_of(&attributes),
         ),
         q(
             "within",
@@ -245,7 +385,8 @@ fn situation_paths(paths: &mut serde_json::Map<String, serde_json::Value>, layer
         "summary": format!("{title}: counts per feature of another collection"), "operationId": format!("getSummary_{id}"),
         "description": "Counts the features chosen by bbox and filter per feature (or group) of the collection named by `by`: e.g. damage reports per flood-depth rank, district or road route. A feature in no group counts in `outside`.",
         "parameters": summary,
-        "responses": {"200": {"description": "total, outside and groups (key, count, split), most counted first", "content": {media::JSON: {"schema": {"type": "object"}}}}, "400": err, "404": not_found}
+        "responses": responses(json!({"200": {"description": "total, outside and groups (key, count, split), most counted first",
+                                              "content": {media::JSON: {"schema": {"type": "object"}}}}}), &[404]),
     }}));
     let mut export = vec![q(
         "format",
@@ -254,11 +395,13 @@ fn situation_paths(paths: &mut serde_json::Map<String, serde_json::Value>, layer
         json!({"type": "string", "enum": ["geojson", "csv"], "default": "geojson"}),
     )];
     export.extend(select.iter().cloned());
-    export.push(json!({"$ref": "#/components/parameters/properties"}));
+    export.push(properties_param(layer));
     paths.insert(format!("/collections/{id}/export"), json!({"get": {
         "summary": format!("{title}: every matching feature as a file"), "operationId": format!("export_{id}"),
         "parameters": export,
-        "responses": {"200": {"description": "A file download", "content": {media::GEOJSON: {}, "text/csv": {}}}, "400": err, "404": not_found}
+        "responses": responses(json!({"200": {"description": "A file download",
+            "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+            "content": {media::GEOJSON: {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}}}), &[404]),
     }}));
     if layer.meta().edit.is_some() || layer.meta().view.is_some() {
         let mut live = vec![json!({
@@ -269,9 +412,9 @@ fn situation_paths(paths: &mut serde_json::Map<String, serde_json::Value>, layer
         live.extend(select.iter().cloned());
         paths.insert(format!("/collections/{id}/changes"), json!({"get": {
             "summary": format!("{title}: live changes (Server-Sent Events)"), "operationId": format!("getChanges_{id}"),
-            "description": "Events `feature` (a GeoJSON Feature that was created or changed and meets the query) and `remove` ({\"id\"} of a feature the subscriber could see that was deleted or no longer meets the query); each event's id is the change's number.",
+            "description": "Events `feature` (a GeoJSON Feature that was created or changed and meets the query) and `remove` ({\"id\"} of a feature the subscriber could see that was deleted or no longer meets the query); each event's id is opaque.",
             "parameters": live,
-            "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {}}}, "400": err, "404": not_found}
+            "responses": responses(json!({"200": {"description": "An event stream that stays open", "content": {"text/event-stream": {"schema": {"type": "string"}}}}}), &[404]),
         }}));
     }
 }
@@ -333,10 +476,6 @@ fn edit_paths(
     let feature = json!({"description": "The feature as stored, with its ETag header",
         "headers": {"ETag": {"schema": {"type": "string"}}},
         "content": {media::GEOJSON: {"schema": {"type": "object"}}}});
-    let refused = json!({"$ref": "#/components/responses/Refused"});
-    let conflict = json!({"$ref": "#/components/responses/Conflict"});
-    let invalid = json!({"$ref": "#/components/responses/Invalid"});
-    let not_found = json!({"$ref": "#/components/responses/NotFound"});
     let item_key = format!("/collections/{id}/items");
     if edit.create.admits(principal)
         && let Some(serde_json::Value::Object(ops)) = paths.get_mut(&item_key)
@@ -345,23 +484,22 @@ fn edit_paths(
             "summary": format!("{title}: add a feature"), "operationId": format!("createFeature_{id}"),
             "parameters": [{"$ref": "#/components/parameters/idempotencyKey"}],
             "requestBody": body(&[media::GEOJSON, media::JSON]),
-            "responses": {"201": {"description": "Created; Location names the new feature, ETag its version",
+            "responses": responses(json!({"201": {"description": "Created; Location names the new feature, ETag its version",
                                   "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}, "ETag": {"schema": {"type": "string"}}},
-                                  "content": {media::GEOJSON: {"schema": {"type": "object"}}}},
-                          "400": invalid.clone(), "401": refused.clone(), "403": refused.clone(), "404": not_found.clone(), "409": conflict.clone(),
-                          "413": invalid.clone(), "415": invalid.clone(), "422": {"description": "The Idempotency-Key was used for another write"}}
+                                  "content": {media::GEOJSON: {"schema": {"type": "object"}}}}}),
+                                  &[403, 404, 409, 413, 415, 422]),
         }));
     }
     let key = format!("/collections/{id}/items/{{featureId}}");
     let Some(serde_json::Value::Object(ops)) = paths.get_mut(&key) else {
         return;
     };
-    let params = json!([{"$ref": "#/components/parameters/featureId"}, {"$ref": "#/components/parameters/ifMatch"}]);
-    let write = |summary: String, op: String, types: &[&str], ok: serde_json::Value| {
+    let params = json!([{"$ref": "#/components/parameters/featureId"}, {"$ref": "#/components/parameters/ifMatch"},
+                        {"$ref": "#/components/parameters/idempotencyKey"}]);
+    let write = |summary: String, op: String, types: &[&str]| {
         json!({
             "summary": summary, "operationId": op, "parameters": params, "requestBody": body(types),
-            "responses": {"200": ok, "400": invalid, "401": refused, "403": refused, "404": not_found,
-                          "409": conflict, "412": conflict, "428": conflict, "413": invalid, "415": invalid}
+            "responses": responses(json!({"200": feature}), &[403, 404, 409, 412, 413, 415, 422, 428]),
         })
     };
     if edit.update.admits(principal) {
@@ -371,7 +509,6 @@ fn edit_paths(
                 format!("{title}: replace a feature"),
                 format!("replaceFeature_{id}"),
                 &[media::GEOJSON, media::JSON],
-                feature.clone(),
             ),
         );
         ops.insert(
@@ -380,7 +517,6 @@ fn edit_paths(
                 format!("{title}: change part of a feature (JSON Merge Patch)"),
                 format!("updateFeature_{id}"),
                 &["application/merge-patch+json", media::GEOJSON, media::JSON],
-                feature,
             ),
         );
     }
@@ -388,9 +524,113 @@ fn edit_paths(
         ops.insert("delete".into(), json!({
             "summary": format!("{title}: delete a feature (an admin can restore it)"), "operationId": format!("deleteFeature_{id}"),
             "parameters": params,
-            "responses": {"204": {"description": "Deleted"}, "401": refused, "403": refused, "404": not_found, "412": conflict, "428": conflict}
+            "responses": responses(json!({"204": {"description": "Deleted"}}), &[403, 404, 412, 422, 428]),
         }));
     }
+}
+
+/// The photos of a feature: listed and served on editable collections and their views,
+/// added and approved by those who may change the feature.
+fn photo_paths(
+    paths: &mut serde_json::Map<String, serde_json::Value>,
+    layer: &LayerView,
+    principal: &Principal,
+) {
+    let meta = layer.meta();
+    if meta.edit.is_none() && meta.view.is_none() {
+        return;
+    }
+    let id = layer.id();
+    let title = &meta.title_ja;
+    let fid = json!({"$ref": "#/components/parameters/featureId"});
+    let n = json!({"name": "n", "in": "path", "required": true, "description": "The photo's number in the list",
+                   "schema": {"type": "integer", "format": "int64"}});
+    let list = json!({"description": "The photos the caller may see: n, type, size, width, height, href (and public, for staff)",
+        "content": {media::JSON: {"schema": {"type": "object", "required": ["photos"], "properties": {
+            "photos": {"type": "array", "items": {"type": "object"}}}}}}});
+    let mut ops = serde_json::Map::new();
+    ops.insert("get".into(), json!({
+        "summary": format!("{title}: photos of a feature"), "operationId": format!("getPhotos_{id}"),
+        "parameters": [fid],
+        "responses": responses(json!({"200": list}), &[404]),
+    }));
+    let may_change = meta
+        .edit
+        .as_ref()
+        .is_some_and(|e| e.update.admits(principal));
+    if may_change {
+        ops.insert("post".into(), json!({
+            "summary": format!("{title}: add photos (JPEG or PNG; their metadata is removed)"), "operationId": format!("addPhotos_{id}"),
+            "parameters": [fid],
+            "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["photo"], "properties": {
+                "photo": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
+            "responses": responses(json!({"201": {"description": "The feature's photos now, with the feature's new ETag",
+                "headers": {"ETag": {"schema": {"type": "string"}}}, "content": list["content"]}}),
+                &[403, 404, 409, 412, 413, 415, 428]),
+        }));
+    }
+    paths.insert(
+        format!("/collections/{id}/items/{{featureId}}/photos"),
+        serde_json::Value::Object(ops),
+    );
+    let mut ops = serde_json::Map::new();
+    let image = json!({"schema": {"type": "string", "format": "binary"}});
+    ops.insert("get".into(), json!({
+        "summary": format!("{title}: one photo"), "operationId": format!("getPhoto_{id}"),
+        "parameters": [fid, n, {"$ref": "#/components/parameters/ifNoneMatch"}],
+        "responses": responses(json!({
+            "200": {"description": "The image", "content": {"image/jpeg": image, "image/png": image}},
+            "304": {"description": "The photo is unchanged since the ETag in If-None-Match"}}), &[404]),
+    }));
+    if may_change {
+        ops.insert("patch".into(), json!({
+            "summary": format!("{title}: approve a photo for the public view, or withdraw it"), "operationId": format!("setPhotoPublic_{id}"),
+            "parameters": [fid, n, {"$ref": "#/components/parameters/ifMatch"}],
+            "requestBody": {"required": true, "content": {media::JSON: {"schema": {"type": "object", "required": ["public"],
+                "properties": {"public": {"type": "boolean"}}, "additionalProperties": false}}}},
+            "responses": responses(json!({"200": {"description": "n, public and the feature's new version",
+                "content": {media::JSON: {"schema": {"type": "object"}}}}}), &[403, 404, 409, 412, 413, 428]),
+        }));
+    }
+    paths.insert(
+        format!("/collections/{id}/items/{{featureId}}/photos/{{n}}"),
+        serde_json::Value::Object(ops),
+    );
+}
+
+/// An admin's history, deleted list and restore on an editable collection.
+fn admin_edit_paths(
+    paths: &mut serde_json::Map<String, serde_json::Value>,
+    layer: &LayerView,
+    principal: &Principal,
+) {
+    if layer.meta().edit.is_none() || !is_admin(principal) {
+        return;
+    }
+    let id = layer.id();
+    let title = &layer.meta().title_ja;
+    let fid = json!({"name": "featureId", "in": "path", "required": true, "description": "The feature's number",
+                     "schema": {"type": "integer", "format": "int64"}});
+    let list = |d: &str, member: &str| {
+        json!({"200": {"description": d, "content": {media::JSON: {"schema": {
+        "type": "object", "required": [member], "properties": {member: {"type": "array", "items": {"type": "object"}}}}}}}})
+    };
+    paths.insert(format!("/admin/history/{id}/{{featureId}}"), json!({"get": {
+        "summary": format!("{title}: every change of a feature, oldest first"), "operationId": format!("getHistory_{id}"),
+        "parameters": [fid],
+        "responses": responses(list("seq, op, actor, client, at, before and after of each change", "history"), &[403, 404]),
+    }}));
+    paths.insert(format!("/admin/deleted/{id}"), json!({"get": {
+        "summary": format!("{title}: deleted features, newest first"), "operationId": format!("getDeleted_{id}"),
+        "responses": responses(list("The deletions an admin may undo", "deleted"), &[403, 404]),
+    }}));
+    paths.insert(format!("/admin/deleted/{id}/{{featureId}}/restore"), json!({"post": {
+        "summary": format!("{title}: restore a deleted feature"), "operationId": format!("restore_{id}"),
+        "parameters": [fid, {"$ref": "#/components/parameters/idempotencyKey"}],
+        "responses": responses(json!({"200": {"description": "The restored feature, with its ETag",
+            "headers": {"ETag": {"schema": {"type": "string"}}},
+            "content": {media::GEOJSON: {"schema": {"type": "object"}}}}}), &[403, 404, 409, 422]),
+    }}));
 }
 
 /// Residents' reports, when the town takes them.
@@ -401,34 +641,33 @@ fn report_paths(
     if view.reports().is_none() {
         return;
     }
-    let err = json!({"$ref": "#/components/responses/Error"});
-    let invalid = json!({"$ref": "#/components/responses/Invalid"});
-    let text = |d: &str| json!({"type": "string", "description": d});
+    let category =
+        json!({"type": "string", "description": "One of the categories of GET /reports"});
     let fields = json!({
-        "category": text("One of the categories of GET /reports"),
-        "description": text("What happened, in words"),
-        "lon": {"type": "number", "description": "Longitude (CRS84); optional when a photo carries its GPS position"},
-        "lat": {"type": "number", "description": "Latitude (CRS84)"},
+        "category": category,
+        "description": {"type": "string", "description": "What happened, in words"},
+        "lon": {"type": "number", "minimum": -180, "maximum": 180, "description": "Longitude (CRS84), inside the town; optional when a photo carries its GPS position"},
+        "lat": {"type": "number", "minimum": -90, "maximum": 90, "description": "Latitude (CRS84), inside the town"},
     });
     let mut multipart = fields.clone();
     multipart["photo"] = json!({"type": "array", "items": {"type": "string", "format": "binary"},
         "description": "JPEG or PNG photos; their metadata (EXIF, GPS) is removed before they are stored"});
+    let object = json!({"type": "object"});
     paths.insert("/reports".into(), json!({
         "get": {"summary": "What a resident's report needs: categories, photo limits, the town's extent", "operationId": "getReportForm", "security": [{}],
-                "responses": {"200": {"description": "The form", "content": {media::JSON: {"schema": {"type": "object"}}}}}},
+                "responses": responses(json!({"200": {"description": "The form", "content": {media::JSON: {"schema": object}}}}), &[404])},
         "post": {"summary": "Report damage or a problem (no sign-in)", "operationId": "createReport", "security": [{}],
                  "parameters": [{"$ref": "#/components/parameters/idempotencyKey"}],
                  "requestBody": {"required": true, "content": {
                      "multipart/form-data": {"schema": {"type": "object", "required": ["category"], "properties": multipart}},
-                     media::JSON: {"schema": {"type": "object", "required": ["category", "lon", "lat"], "properties": fields}}}},
-                 "responses": {"201": {"description": "Received: the receipt code to follow the report with", "content": {media::JSON: {"schema": {"type": "object"}}}},
-                               "400": invalid.clone(), "413": invalid.clone(), "415": invalid, "429": err.clone()}}
+                     media::JSON: {"schema": {"type": "object", "required": ["category", "lon", "lat"], "properties": fields, "additionalProperties": false}}}},
+                 "responses": responses(json!({"201": {"description": "Received: the receipt code to follow the report with", "content": {media::JSON: {"schema": object}}}}),
+                                        &[404, 409, 413, 415, 422])}
     }));
     paths.insert("/reports/{code}".into(), json!({"get": {
         "summary": "The status of a report, by its receipt code", "operationId": "getReportStatus", "security": [{}],
         "parameters": [{"name": "code", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9A-Za-z-]+$"}}],
-        "responses": {"200": {"description": "Status, category, description and the public attributes", "content": {media::JSON: {"schema": {"type": "object"}}}},
-                      "404": {"$ref": "#/components/responses/NotFound"}}
+        "responses": responses(json!({"200": {"description": "Status, category, description and the public attributes", "content": {media::JSON: {"schema": object}}}}), &[404]),
     }}));
 }
 
@@ -450,96 +689,122 @@ fn location_report_schema() -> serde_json::Value {
 }
 
 /// The location report and search, which span every collection the caller sees.
-fn lookup_paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
-    let err = json!({"$ref": "#/components/responses/Error"});
+fn lookup_paths(
+    paths: &mut serde_json::Map<String, serde_json::Value>,
+    view: &crate::access::View,
+) {
+    let f = json!({"$ref": "#/components/parameters/f"});
     paths.insert("/location".into(), json!({"get": {
         "summary": "What is at this place: the location report", "operationId": "getLocationReport",
         "description": "For each section the catalog configures ([[location]]) on a collection the caller sees: the features containing the point, or the nearest ones with distance_m, with the section's attributes the caller may see. A point outside every collection gives sections without results.",
-        "parameters": [{"$ref": "#/components/parameters/lon"}, {"$ref": "#/components/parameters/lat"}, {"$ref": "#/components/parameters/f"}],
-        "responses": {
-            "200": {"description": "The location report", "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/locationReport"}}, media::HTML: {}}},
-            "400": err
-        }
+        "parameters": [{"$ref": "#/components/parameters/lon"}, {"$ref": "#/components/parameters/lat"}, f],
+        "responses": responses(json_or_html("The location report", media::JSON, json!({"$ref": "#/components/schemas/locationReport"})), &[]),
     }}));
+    let searchable: Vec<String> = view
+        .layers()
+        .filter(|l| l.search_columns().next().is_some())
+        .map(|l| l.id().to_string())
+        .collect();
     paths.insert("/search".into(), json!({"get": {
         "summary": "Search features by name", "operationId": "search",
         "description": "Features whose searchable attributes hold every word of q, after Japanese normalisation (NFKC: full-width and half-width; katakana and hiragana; case; spaces). Exact matches first, then prefix, then substring; then collection order and feature order. Each feature carries the foreign members collection and match.",
         "parameters": [
-            {"name": "q", "in": "query", "required": true, "description": "Words to search for, separated by spaces", "schema": {"type": "string", "minLength": 1}},
+            {"name": "q", "in": "query", "required": true, "description": "Words to search for, separated by spaces (at least one that is not a space)",
+             "schema": {"type": "string", "minLength": 1, "pattern": "\\S"}},
             {"name": "collections", "in": "query", "required": false, "style": "form", "explode": false,
-             "description": "Only these collections (comma-separated ids)", "schema": {"type": "array", "items": {"type": "string"}}},
-            {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/f"}
+             "description": "Only these collections (comma-separated ids of searchable collections)",
+             "schema": {"type": "array", "minItems": 1, "items": one_of(&searchable)}},
+            {"$ref": "#/components/parameters/limit"}, f
         ],
-        "responses": {
-            "200": {"description": "GeoJSON FeatureCollection, best match first", "content": {media::GEOJSON: {"schema": {"type": "object"}}, media::HTML: {}}},
-            "400": err
-        }
+        "responses": responses(json_or_html("GeoJSON FeatureCollection, best match first", media::GEOJSON, json!({"type": "object"})), &[]),
     }}));
+}
+
+/// Whether `principal` holds the admin role.
+fn is_admin(principal: &Principal) -> bool {
+    matches!(principal, Principal::Staff { roles, .. } if roles.contains(crate::auth::ADMIN_ROLE))
 }
 
 /// Sign-in paths for everyone; administration paths only for admins.
 fn auth_paths(paths: &mut serde_json::Map<String, serde_json::Value>, principal: &Principal) {
-    let err = |d: &str| json!({"description": d, "content": {media::JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}});
-    let obj = |props: serde_json::Value, required: &[&str]| json!({"type": "object", "required": required, "properties": props});
+    let obj = |props: serde_json::Value, required: &[&str]| json!({"type": "object", "required": required, "properties": props, "additionalProperties": false});
     let body = |schema: serde_json::Value| json!({"required": true, "content": {media::JSON: {"schema": schema}}});
-    let ok = |d: &str| json!({"description": d, "content": {media::JSON: {"schema": {"type": "object"}}}});
+    let ok = |code: &str, d: &str| json!({code: {"description": d, "content": {media::JSON: {"schema": {"type": "object"}}}}});
+    let none = |code: &str, d: &str| json!({code: {"description": d}});
+    let text = json!({"type": "string"});
+    let password = json!({"type": "string", "format": "password"});
     paths.insert("/auth/login".into(), json!({"post": {
         "summary": "Sign in (staff)", "operationId": "login", "security": [{}],
-        "requestBody": body(obj(json!({"username": {"type": "string"}, "password": {"type": "string", "format": "password"}}), &["username", "password"])),
-        "responses": {"200": ok("Session: token, csrf_token, roles, expires; also sets the session cookie"),
-                      "401": err("User name or password is wrong"), "429": err("Too many attempts; see Retry-After")}
+        "requestBody": body(obj(json!({"username": text, "password": password}), &["username", "password"])),
+        "responses": responses(ok("200", "Session: token, csrf_token, roles, expires; also sets the session cookie"), &[413, 415]),
     }}));
-    paths.insert("/auth/logout".into(), json!({"post": {
-        "summary": "Sign out", "operationId": "logout",
-        "responses": {"204": {"description": "Signed out"}, "403": err("Cookie write without X-CSRF-Token")}
-    }}));
+    paths.insert(
+        "/auth/logout".into(),
+        json!({"post": {
+            "summary": "Sign out", "operationId": "logout",
+            "responses": responses(none("204", "Signed out"), &[403]),
+        }}),
+    );
     paths.insert("/auth/session".into(), json!({"get": {
         "summary": "The signed-in user", "operationId": "getSession",
-        "responses": {"200": ok("User, department, roles, expiry and CSRF token"), "401": err("Not signed in")}
+        "responses": responses(ok("200", "User, department, roles, expiry and CSRF token"), &[]),
     }}));
-    let admin = matches!(principal, Principal::Staff { roles, .. } if roles.contains(crate::auth::ADMIN_ROLE));
-    if !admin {
+    if !is_admin(principal) {
         return;
     }
-    let name =
-        json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}]);
-    let roles = obj(
-        json!({"roles": {"type": "array", "items": {"type": "string"}}}),
-        &["roles"],
-    );
+    let name = json!([{"name": "name", "in": "path", "required": true,
+                       "description": "The user name: 1 to 64 of a-z, 0-9, '.', '_' or '-', starting with a letter or digit (upper case is read as lower case)",
+                       "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}]);
+    let roles = json!({"type": "array", "items": {"type": "string"}});
+    let new_password = json!({"type": "string", "format": "password", "minLength": crate::auth::MIN_PASSWORD_CHARS, "maxLength": 256,
+                              "description": "At least 12 characters, at most 1024 bytes"});
+    let user_name = json!({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"});
+    let department = json!({"type": "string", "minLength": 1, "maxLength": crate::auth::MAX_DEPARTMENT_CHARS, "pattern": "\\S"});
+    let admin = [400, 401, 403, 404, 409, 413, 415];
     paths.insert("/admin/users".into(), json!({
-        "get": {"summary": "Users", "operationId": "getUsers", "responses": {"200": ok("Users with department and roles")}},
+        "get": {"summary": "Users", "operationId": "getUsers", "responses": responses(ok("200", "Users with department and roles"), &[403])},
         "post": {"summary": "Create a user", "operationId": "addUser",
-                 "requestBody": body(obj(json!({"username": {"type": "string"}, "department": {"type": "string"},
-                     "roles": {"type": "array", "items": {"type": "string"}}, "password": {"type": "string", "format": "password"}}),
+                 "requestBody": body(obj(json!({"username": user_name, "department": department, "roles": roles, "password": new_password}),
                      &["username", "department", "password"])),
-                 "responses": {"201": ok("The new user"), "400": err("Invalid name, role or password"), "409": err("User exists")}}
+                 "responses": responses(ok("201", "The new user"), &admin)}
     }));
     paths.insert("/admin/users/{name}".into(), json!({"delete": {
         "summary": "Delete a user", "operationId": "deleteUser", "parameters": name,
-        "responses": {"204": {"description": "Deleted"}, "404": err("No such user"), "409": err("Last admin")}
+        "responses": responses(none("204", "Deleted; the user's sessions end"), &[403, 404, 409])
     }}));
-    paths.insert("/admin/users/{name}/roles".into(), json!({"put": {
-        "summary": "Replace a user's roles", "operationId": "setRoles", "parameters": name,
-        "requestBody": body(roles),
-        "responses": {"200": ok("The user"), "400": err("Unknown role"), "404": err("No such user")}
-    }}));
-    paths.insert("/admin/users/{name}/password".into(), json!({"put": {
-        "summary": "Set a user's password", "operationId": "setPassword", "parameters": name,
-        "requestBody": body(obj(json!({"password": {"type": "string", "format": "password"}}), &["password"])),
-        "responses": {"204": {"description": "Changed; the user's sessions ended"}, "400": err("Weak password"), "404": err("No such user")}
-    }}));
+    paths.insert(
+        "/admin/users/{name}/roles".into(),
+        json!({"put": {
+            "summary": "Replace a user's roles", "operationId": "setRoles", "parameters": name,
+            "requestBody": body(obj(json!({"roles": roles}), &["roles"])),
+            "responses": responses(ok("200", "The user"), &admin)
+        }}),
+    );
+    paths.insert(
+        "/admin/users/{name}/password".into(),
+        json!({"put": {
+            "summary": "Set a user's password", "operationId": "setPassword", "parameters": name,
+            "requestBody": body(obj(json!({"password": new_password}), &["password"])),
+            "responses": responses(none("204", "Changed; the user's sessions ended"), &admin)
+        }}),
+    );
     paths.insert("/admin/roles".into(), json!({
-        "get": {"summary": "Roles", "operationId": "getRoles", "responses": {"200": ok("Roles with descriptions")}},
+        "get": {"summary": "Roles", "operationId": "getRoles", "responses": responses(ok("200", "Roles with descriptions"), &[403])},
         "post": {"summary": "Create a role", "operationId": "addRole",
-                 "requestBody": body(obj(json!({"name": {"type": "string"}, "description": {"type": "string"}}), &["name"])),
-                 "responses": {"201": {"description": "Created"}, "400": err("Invalid role name")}}
+                 "requestBody": body(obj(json!({"name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,31}$"}, "description": {"type": "string", "maxLength": crate::auth::MAX_DESCRIPTION_CHARS}}), &["name"])),
+                 "responses": responses(none("201", "Created"), &admin)}
     }));
-    let q = |n: &str, t: &str| json!({"name": n, "in": "query", "required": false, "schema": {"type": t}});
+    let q = |n: &str, schema: serde_json::Value| json!({"name": n, "in": "query", "required": false, "schema": schema});
+    let actions: Vec<&str> = crate::audit::Action::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
     paths.insert("/admin/audit".into(), json!({"get": {
         "summary": "The audit log, newest first", "operationId": "getAuditLog",
-        "parameters": [q("actor", "string"), q("action", "string"), q("target", "string"), q("limit", "integer"), q("offset", "integer")],
-        "responses": {"200": ok("numberMatched, numberReturned, entries"), "400": err("Invalid parameter")}
+        "parameters": [q("actor", text.clone()), q("action", json!({"type": "string", "enum": actions})), q("target", text.clone()),
+                       q("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})),
+                       q("offset", json!({"type": "integer", "minimum": 0, "default": 0}))],
+        "responses": responses(ok("200", "numberMatched, numberReturned, entries"), &[403])
     }}));
 }
 
