@@ -28,10 +28,11 @@ const DATETIME_PATTERN: &str = r"^(D|(D|\.\.)?/(D|\.\.)?)$";
 /// One date or date-time of `DATETIME_PATTERN`.
 const DATETIME_ITEM: &str = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?";
 
-/// The status codes every operation may answer besides its own: 400 (a URL that is too
-/// long, or a parameter the operation does not know), 401 (a Bearer token that is unknown
-/// or expired) and 429 (the per-address limit of callers who are not signed in).
-const ALWAYS: [u16; 3] = [400, 401, 429];
+/// The status codes every operation may answer besides its own: 400 (a parameter the
+/// operation does not know), 401 (a Bearer token that is unknown or expired), 414 and 431
+/// (a request target or header fields over `[server.security]`'s limits) and 429 (the
+/// per-address limit of callers who are not signed in).
+const ALWAYS: [u16; 5] = [400, 401, 414, 429, 431];
 
 /// The responses of an operation: `ok` (status → response object) and the error statuses
 /// `errors` plus `ALWAYS`, each the OGC exception document.
@@ -51,7 +52,7 @@ fn responses(ok: serde_json::Value, errors: &[u16]) -> serde_json::Value {
 
 /// The shared error responses, one per status the server gives.
 fn error_responses() -> serde_json::Value {
-    let texts: [(u16, &str); 11] = [
+    let texts: [(u16, &str); 13] = [
         (
             400,
             "Invalid request: a parameter, path segment or body that does not parse or does not fit, named in the description",
@@ -78,11 +79,19 @@ fn error_responses() -> serde_json::Value {
             415,
             "The request body is not of a media type this operation takes",
         ),
+        (
+            414,
+            "The request target (path and query) is longer than the server takes",
+        ),
         (422, "The Idempotency-Key was used for another request"),
         (428, "A change of an existing feature needs If-Match"),
         (
             429,
             "Too many requests from this address; Retry-After says when to try again",
+        ),
+        (
+            431,
+            "The header fields are larger, or more, than the server takes",
         ),
     ];
     let mut out = serde_json::Map::new();
