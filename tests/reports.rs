@@ -200,19 +200,7 @@ impl Town {
 
     /// Moves report `fid` to workflow state `state`, as staff do with its ETag.
     fn set_state(&self, fid: &str, state: &str) {
-        let item = format!("/collections/damage-reports/items/{fid}");
-        let etag = self.etag_of(fid);
-        let patch = json!({ "properties": { "状況": state } }).to_string();
-        let r = self.as_staff(
-            "PATCH",
-            &item,
-            &[
-                ("Content-Type", "application/merge-patch+json"),
-                ("If-Match", &etag),
-            ],
-            patch.as_bytes(),
-        );
-        assert_eq!(r.status, 200, "PATCH {item} to {state}: {}", r.text());
+        staff_patch(self, fid, json!({ "状況": state }));
     }
 
     /// The edit store, opened beside the running server (WAL allows a second reader).
@@ -786,7 +774,7 @@ fn the_public_stream_says_nothing_of_a_report_until_it_is_public() {
     );
 }
 
-/// Staff change report `fid`'s attributes `patch` (a merge patch of properties).
+/// Staff change report `fid`'s `properties` (a merge patch), with its ETag.
 fn staff_patch(t: &Town, fid: &str, properties: Json) {
     let item = format!("/collections/damage-reports/items/{fid}");
     let etag = t.etag_of(fid);

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value as Json, json};
 
-use super::extract::Path;
+use super::extract::{MultipartBody, Path};
 use super::identity::Caller;
 use super::photos::{multipart_error, new_photo, read_photo};
 use super::{ApiError, AppState, BaseUrl, json_response};
@@ -205,9 +205,8 @@ pub async fn create(
         .unwrap_or("")
         .to_ascii_lowercase();
     let form = if content_type.starts_with("multipart/form-data") {
-        let multipart = <Multipart as axum::extract::FromRequest<()>>::from_request(request, &())
-            .await
-            .map_err(|e| ApiError::BadRequest(format!("multipart/form-data: {}", e.body_text())))?;
+        let MultipartBody(multipart) =
+            <MultipartBody as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
         read_form(multipart, max_photos, max_bytes).await?
     } else if content_type.starts_with("application/json") {
         let body = axum::body::to_bytes(request.into_body(), 256 << 10)
