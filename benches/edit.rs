@@ -12,13 +12,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use machimap::access::Principal;
-use machimap::catalog::{Catalog, LiveCatalog, table_spec};
-use machimap::edit::gpkg::GeoPackage;
+use machimap::access::{Catalog, LiveCatalog};
 use machimap::edit::input::{FeatureInput, FeaturePatch};
-use machimap::edit::store::{Change, EditStore, Op};
 use machimap::edit::{Editor, IfMatch, Origin};
-use machimap::layer::Value;
+use machimap::edit_store::TableSpec;
+use machimap::edit_store::gpkg::GeoPackage;
+use machimap::edit_store::{Change, EditStore, Op};
+use machimap::model::Value;
+use machimap::policy::Principal;
 
 const LAYER: &str = "damage-reports";
 
@@ -43,7 +44,7 @@ fn seed(store: &GeoPackage, data: &Path, n: usize) -> anyhow::Result<()> {
         .iter()
         .find(|l| l.id == LAYER)
         .ok_or_else(|| anyhow::anyhow!("no {LAYER} in the sample catalog"))?;
-    let spec = table_spec(layer).ok_or_else(|| anyhow::anyhow!("{LAYER} is not editable"))?;
+    let spec = TableSpec::of(layer).ok_or_else(|| anyhow::anyhow!("{LAYER} is not editable"))?;
     store.prepare(&spec)?;
     for i in 0..n {
         let properties = spec

@@ -9,11 +9,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use machimap::access::Catalog;
 use machimap::access::LayerView;
-use machimap::access::{Principal, View};
-use machimap::catalog::Catalog;
+use machimap::access::View;
 use machimap::crs::RequestCrs;
 use machimap::encode::geojson::{write_feature, write_feature_in};
+use machimap::policy::Principal;
 use machimap::query::nearest::{self, Place};
 use machimap::query::{self, Format, ItemsQuery, location, search};
 use rand::rngs::StdRng;

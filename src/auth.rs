@@ -17,8 +17,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use crate::access::Principal;
 use crate::audit::{self, Action, Event};
+use crate::policy::Principal;
 use crate::store::{Store, StoreError};
 
 /// Shortest password accepted for a new user or a password change.

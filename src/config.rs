@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::access::Audience;
+use crate::model::{AttrType, GeometryKind};
+use crate::policy::Audience;
 
 /// Name of the catalog file inside the data folder.
 pub const CATALOG_FILE: &str = "catalog.toml";
@@ -572,65 +573,6 @@ pub enum AutoValue {
 
 /// Longest text of an editable string attribute without `max_length`.
 pub const DEFAULT_MAX_LENGTH: usize = 2000;
-
-/// Attribute value types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AttrType {
-    String,
-    Integer,
-    Number,
-    Boolean,
-    Date,
-}
-
-impl AttrType {
-    /// The name the catalog uses (`string`, `date`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            AttrType::String => "string",
-            AttrType::Integer => "integer",
-            AttrType::Number => "number",
-            AttrType::Boolean => "boolean",
-            AttrType::Date => "date",
-        }
-    }
-
-    /// JSON Schema type name, for queryables and OpenAPI.
-    pub fn json_type(self) -> &'static str {
-        match self {
-            AttrType::String | AttrType::Date => "string",
-            AttrType::Integer => "integer",
-            AttrType::Number => "number",
-            AttrType::Boolean => "boolean",
-        }
-    }
-}
-
-/// The geometry type of an editable layer; writes of any other type are refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum GeometryKind {
-    Point,
-    LineString,
-    Polygon,
-    MultiPoint,
-    MultiLineString,
-    MultiPolygon,
-}
-
-impl GeometryKind {
-    /// The GeoJSON / Simple Features name (`Point`, …), which GeoPackage uses too.
-    pub fn name(self) -> &'static str {
-        match self {
-            GeometryKind::Point => "Point",
-            GeometryKind::LineString => "LineString",
-            GeometryKind::Polygon => "Polygon",
-            GeometryKind::MultiPoint => "MultiPoint",
-            GeometryKind::MultiLineString => "MultiLineString",
-            GeometryKind::MultiPolygon => "MultiPolygon",
-        }
-    }
-}
 
 impl CatalogConfig {
     /// Reads and validates `catalog.toml` in `dir`.

@@ -10,13 +10,15 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
-pub mod catalog;
 pub mod config;
 pub mod crs;
 pub mod edit;
+pub mod edit_store;
 pub mod encode;
+pub mod geometry;
 pub mod http;
-pub mod layer;
+pub mod model;
+pub mod policy;
 pub mod query;
 pub mod sample;
 pub mod source;

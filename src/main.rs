@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use machimap::access::{Catalog, LayerReport, LiveCatalog, LoadError};
 use machimap::auth::{ADMIN_ROLE, Actor, Auth, Clock, Policy};
-use machimap::catalog::{Catalog, LayerReport, LiveCatalog, LoadError};
 use machimap::edit::Editor;
-use machimap::edit::gpkg::GeoPackage;
-use machimap::edit::store::EditStore;
+use machimap::edit_store::EditStore;
+use machimap::edit_store::gpkg::GeoPackage;
 use machimap::http::serve::ConnectionLimits;
 use machimap::http::{AppState, router};
 use machimap::store::Store;

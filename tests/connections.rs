@@ -12,12 +12,12 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use machimap::access::{Catalog, LiveCatalog};
 use machimap::auth::{Actor, Clock};
-use machimap::catalog::{Catalog, LiveCatalog};
 use machimap::config::SecurityConfig;
 use machimap::edit::Editor;
-use machimap::edit::gpkg::GeoPackage;
-use machimap::edit::store::EditStore;
+use machimap::edit_store::EditStore;
+use machimap::edit_store::gpkg::GeoPackage;
 use machimap::http::serve::{ConnectionLimits, raise_open_file_limit, run};
 use machimap::http::{AppState, router};
 use machimap::store::Store;

@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode, header};
-use machimap::edit::store::EditStore;
+use machimap::edit_store::EditStore;
 use serde_json::{Value as Json, json};
 
 use common::sample::header_text;

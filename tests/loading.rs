@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use geo::Geometry;
-use machimap::catalog::{Catalog, LoadError};
-use machimap::layer::Value;
+use machimap::access::{Catalog, LoadError};
+use machimap::model::Value;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -82,7 +82,7 @@ fn shift_jis_text_holes_and_multipolygons_survive_loading() {
     let (catalog, _) = Catalog::load(&fixture("town")).unwrap();
     let view = machimap::access::View::new(
         std::sync::Arc::new(catalog),
-        machimap::access::Principal::Staff {
+        machimap::policy::Principal::Staff {
             user: "test".into(),
             department: "情報政策課".into(),
             roles: Default::default(),

@@ -27,9 +27,9 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use machimap::access::{Catalog, LiveCatalog};
 use machimap::audit;
 use machimap::auth::{Actor, Clock};
-use machimap::catalog::{Catalog, LiveCatalog};
 use machimap::config::SecurityConfig;
 use machimap::http::{AppState, router};
 use machimap::store::Store;
@@ -2476,7 +2476,7 @@ async fn nearest_location_and_search_show_each_caller_only_what_it_may_see() {
 
 mod edits {
     use axum::http::{Method, StatusCode};
-    use machimap::edit::store::EditStore;
+    use machimap::edit_store::EditStore;
     use serde_json::{Value as Json, json};
 
     use super::common::town::{Town, description, doc, report, town};

@@ -4,12 +4,13 @@
 //! Every refusal says which member is wrong and why.
 
 use chrono::NaiveDate;
-use geo::{BoundingRect, Geometry, InteriorPoint, Validation};
+use geo::{Geometry, InteriorPoint, Validation};
 use serde_json::{Map, Value as Json};
 
-use crate::access::{Principal, View};
-use crate::config::{AttrType, AttributeConfig, AutoValue, DEFAULT_MAX_LENGTH, LayerConfig};
-use crate::layer::{Feature, Value};
+use crate::access::View;
+use crate::config::{AttributeConfig, AutoValue, DEFAULT_MAX_LENGTH, LayerConfig};
+use crate::model::{AttrType, Feature, Value};
+use crate::policy::Principal;
 
 use super::EditError;
 
@@ -401,7 +402,7 @@ fn json_kind(v: &Json) -> &'static str {
 fn default_geometry(ctx: &Context, properties: &[Value]) -> Result<Geometry<f64>, EditError> {
     let missing = || EditError::invalid("geometry: this layer's features need a geometry");
     let edit = ctx.layer.edit.as_ref().ok_or_else(missing)?;
-    if edit.geometry != crate::config::GeometryKind::Point {
+    if edit.geometry != crate::model::GeometryKind::Point {
         return Err(missing());
     }
     match target_of(ctx, properties)? {
@@ -549,31 +550,29 @@ fn finish(
 /// polygons come back with RFC 7946 ring orientation.
 fn check_geometry(
     ctx: &Context,
-    kind: crate::config::GeometryKind,
+    kind: crate::model::GeometryKind,
     g: Geometry<f64>,
 ) -> Result<Geometry<f64>, EditError> {
     let bad = |m: String| EditError::invalid(format!("geometry: {m}"));
-    let got = crate::encode::geojson::geometry_type(&g);
+    let got = crate::geometry::type_name(&g);
     if got != kind.name() {
         return Err(bad(format!(
             "this layer holds {} geometries, got {got}",
             kind.name()
         )));
     }
-    crate::source::check_geometry(&g).map_err(bad)?;
+    crate::geometry::check(&g).map_err(bad)?;
     if let Err(e) = g.check_validation() {
         return Err(bad(format!("invalid geometry: {e}")));
     }
-    if let (Some([w, s, e, n]), Some(r)) = (ctx.view.server().extent, g.bounding_rect()) {
-        let inside = r.min().x >= w && r.max().x <= e && r.min().y >= s && r.max().y <= n;
-        if !inside {
-            let c = r.center();
-            return Err(bad(format!(
-                "lies at lon {:.5}, lat {:.5}, outside the town (lon {w} to {e}, lat {s} to {n}); \
-                 coordinates are longitude, latitude in CRS84",
-                c.x, c.y
-            )));
-        }
+    if let Some(extent @ [w, s, e, n]) = ctx.view.server().extent
+        && let Some(c) = crate::geometry::outside_extent(&g, extent, 0.0)
+    {
+        return Err(bad(format!(
+            "lies at lon {:.5}, lat {:.5}, outside the town (lon {w} to {e}, lat {s} to {n}); \
+             coordinates are longitude, latitude in CRS84",
+            c.x, c.y
+        )));
     }
-    Ok(crate::catalog::right_hand_rule(g))
+    Ok(crate::geometry::right_hand_rule(g))
 }

@@ -4,11 +4,9 @@
 //! announces it to live subscribers. One lock orders these steps, so the served catalog always
 //! equals the store's state after the last acknowledged commit.
 
-pub mod gpkg;
 pub mod input;
 pub mod photo;
 pub mod receipt;
-pub mod store;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,13 +14,13 @@ use std::sync::{Arc, Mutex};
 use chrono::{FixedOffset, NaiveDate, Utc};
 use tokio::sync::broadcast;
 
-use crate::access::{Audience, Principal, View};
-use crate::catalog::{Catalog, LayerReport, LiveCatalog, LoadError, feature_of};
-use crate::config::{EditConfig, LayerConfig};
-use crate::layer::{Feature, FeatureId, Layer};
+pub use crate::access::Action;
+use crate::access::{Catalog, Editable, LayerReport, LiveCatalog, LoadError, Refusal, View};
+pub use crate::edit_store::Idempotency;
+use crate::edit_store::{Change, Committed, EditStore, NewPhoto, Op, StoreError};
+use crate::model::Feature;
+use crate::policy::Principal;
 use input::{Checked, Context, FeatureInput, FeaturePatch};
-pub use store::Idempotency;
-use store::{Change, Committed, EditStore, NewPhoto, Op, StoreError};
 
 /// Why an edit was refused or failed. The HTTP layer maps each to a status.
 #[derive(Debug, thiserror::Error)]
@@ -78,32 +76,6 @@ pub struct ChangeEvent {
     pub layer: String,
     pub fid: i64,
     pub op: String,
-}
-
-/// What a change is, for the permission check and its messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Create,
-    Update,
-    Delete,
-}
-
-impl Action {
-    fn verb(self) -> &'static str {
-        match self {
-            Action::Create => "create features",
-            Action::Update => "change features",
-            Action::Delete => "delete features",
-        }
-    }
-
-    fn audience(self, edit: &EditConfig) -> &Audience {
-        match self {
-            Action::Create => &edit.create,
-            Action::Update => &edit.update,
-            Action::Delete => &edit.delete,
-        }
-    }
 }
 
 /// Where a change comes from, for the history and for safe retries.
@@ -195,27 +167,10 @@ impl Editor {
         principal: &Principal,
         id: &str,
         action: Action,
-    ) -> Result<(View, Arc<Layer>), EditError> {
-        let catalog = self.live.snapshot();
-        let view = View::new(Arc::clone(&catalog), principal.clone());
-        let not_found = || EditError::NotFound(format!("collection \"{id}\" not found"));
-        view.layer(id).ok_or_else(not_found)?;
-        let layer = catalog.layer(id).cloned().ok_or_else(not_found)?;
-        let edit = layer
-            .meta
-            .edit
-            .as_ref()
-            .ok_or_else(|| EditError::ReadOnly(id.to_string()))?;
-        if !action.audience(edit).admits(principal) {
-            return Err(match principal {
-                Principal::Anonymous => EditError::SignInRequired(action.verb()),
-                Principal::Staff { .. } => EditError::Forbidden {
-                    what: action.verb(),
-                    layer: id.to_string(),
-                },
-            });
-        }
-        Ok((view, layer))
+    ) -> Result<Editable, EditError> {
+        View::new(self.live.snapshot(), principal.clone())
+            .editable(id, action)
+            .map_err(|r| refused(r, id))
     }
 
     /// Creates a feature from a GeoJSON Feature.
@@ -227,10 +182,10 @@ impl Editor {
         origin: Origin,
     ) -> Result<Committed, EditError> {
         let _guard = self.guard()?;
-        let (view, l) = self.editable(principal, layer, Action::Create)?;
+        let l = self.editable(principal, layer, Action::Create)?;
         let ctx = Context {
-            view: &view,
-            layer: &l.meta,
+            view: l.view(),
+            layer: l.config(),
             current: None,
             today: today_in_japan(),
             only: None,
@@ -301,12 +256,12 @@ impl Editor {
         check: impl FnOnce(&Context) -> Result<Checked, EditError>,
     ) -> Result<Committed, EditError> {
         let _guard = self.guard()?;
-        let (view, l) = self.editable(principal, layer, Action::Update)?;
+        let l = self.editable(principal, layer, Action::Update)?;
         let (fid, current) = current_feature(&l, fid)?;
         let expected = expected_version(if_match, current)?;
         let ctx = Context {
-            view: &view,
-            layer: &l.meta,
+            view: l.view(),
+            layer: l.config(),
             current: Some(current),
             today: today_in_japan(),
             only: None,
@@ -335,7 +290,7 @@ impl Editor {
         origin: Origin,
     ) -> Result<Committed, EditError> {
         let _guard = self.guard()?;
-        let (_, l) = self.editable(principal, layer, Action::Delete)?;
+        let l = self.editable(principal, layer, Action::Delete)?;
         let (fid, current) = current_feature(&l, fid)?;
         let expected = expected_version(if_match, current)?;
         self.commit(
@@ -358,17 +313,12 @@ impl Editor {
         origin: Origin,
     ) -> Result<Committed, EditError> {
         let _guard = self.guard()?;
-        let catalog = self.live.snapshot();
         // A layer the admin may not see answers like one that does not exist: neither its
         // features nor whether one is deleted may show.
-        View::new(Arc::clone(&catalog), principal.clone())
-            .layer(layer)
-            .ok_or_else(|| no_editable_layer(layer))?;
-        let l = catalog
-            .layer(layer)
-            .filter(|l| l.meta.edit.is_some())
-            .ok_or_else(|| no_editable_layer(layer))?;
-        if l.position_of(&fid.to_string()).is_some() {
+        let l = View::new(self.live.snapshot(), principal.clone())
+            .edited_layer(layer)
+            .map_err(|_| no_editable_layer(layer))?;
+        if l.holds(fid) {
             return Err(EditError::Conflict(format!(
                 "feature {fid} of \"{layer}\" is not deleted"
             )));
@@ -387,9 +337,9 @@ impl Editor {
         origin: Origin,
     ) -> Result<Committed, EditError> {
         let _guard = self.guard()?;
-        let (_, l) = self.editable(principal, layer, Action::Update)?;
+        let l = self.editable(principal, layer, Action::Update)?;
         let (fid, current) = current_feature(&l, fid)?;
-        let max = l.meta.edit.as_ref().map_or(0, |e| e.photos);
+        let max = l.edit().photos;
         let have = self.store.photos(layer, fid)?.len();
         if have + photos.len() > max {
             return Err(EditError::invalid(format!(
@@ -424,7 +374,7 @@ impl Editor {
         origin: Origin,
     ) -> Result<Committed, EditError> {
         let _guard = self.guard()?;
-        let (_, l) = self.editable(principal, layer, Action::Update)?;
+        let l = self.editable(principal, layer, Action::Update)?;
         let (fid, current) = current_feature(&l, fid)?;
         let expected_version = expected_version(if_match, current)?;
         self.commit(
@@ -449,27 +399,24 @@ impl Editor {
         origin: Origin,
     ) -> Result<(Committed, String), EditError> {
         let _guard = self.guard()?;
-        let catalog = self.live.snapshot();
-        let settings = catalog
-            .reports()
-            .cloned()
-            .ok_or_else(|| EditError::NotFound("this town takes no reports".into()))?;
-        let l = catalog
-            .layer(&settings.layer)
-            .cloned()
+        let view = View::new(self.live.snapshot(), Principal::Anonymous);
+        if view.reports().is_none() {
+            return Err(EditError::NotFound("this town takes no reports".into()));
+        }
+        let (settings, l) = view
+            .report_intake()
             .ok_or_else(|| EditError::Internal("the reports layer is missing".into()))?;
-        let max = l.meta.edit.as_ref().map_or(0, |e| e.photos);
+        let max = l.edit().photos;
         if report.photos.len() > max {
             return Err(EditError::invalid(format!(
                 "photos: at most {max} photo(s) per report, got {}",
                 report.photos.len()
             )));
         }
-        let view = View::new(Arc::clone(&catalog), Principal::Anonymous);
         let only = [settings.category.clone(), settings.description.clone()];
         let ctx = Context {
-            view: &view,
-            layer: &l.meta,
+            view: l.view(),
+            layer: l.config(),
             current: None,
             today: today_in_japan(),
             only: Some(&only),
@@ -533,53 +480,44 @@ impl Editor {
     /// Swaps in a catalog whose layer `id` holds a committed change.
     fn show(&self, id: &str, committed: &Committed) {
         let catalog = self.live.snapshot();
-        let Some(layer) = catalog.layer(id) else {
-            return;
-        };
-        let mut features = layer.features.clone();
-        let key = |f: &Feature| match f.id {
-            FeatureId::Int(i) => i,
-            FeatureId::Str(_) => i64::MIN,
-        };
-        let at = features.binary_search_by_key(&committed.fid, key);
-        match (&committed.feature, at) {
-            (Some(f), Ok(i)) => features[i] = feature_of(f.clone()),
-            (Some(f), Err(i)) => features.insert(i, feature_of(f.clone())),
-            (None, Ok(i)) => {
-                features.remove(i);
+        let feature = committed.feature.clone().map(Feature::from);
+        match catalog.with_change(id, committed.fid, feature) {
+            None => {}
+            Some(Ok(next)) => self.live.replace(next),
+            Some(Err(e)) => {
+                // The change is durable; only the served copy is behind. Read the layer afresh.
+                tracing::error!(layer = id, error = %e, "cannot apply a commit in memory; reloading the layer");
+                self.reread(&catalog, id);
             }
-            (None, Err(_)) => {}
-        }
-        if let Err(e) = self.swap_in(&catalog, &layer.meta, features) {
-            // The change is durable; only the served copy is behind. Read the layer afresh.
-            tracing::error!(layer = id, error = %e, "cannot apply a commit in memory; reloading the layer");
-            self.reread(&catalog, &layer.meta);
         }
     }
 
-    /// Serves `catalog` with layer `meta` holding `features` (and its views rebuilt).
-    fn swap_in(
-        &self,
-        catalog: &Catalog,
-        meta: &LayerConfig,
-        features: Vec<Feature>,
-    ) -> Result<(), crate::layer::BuildError> {
-        let layer = Layer::from_features(meta.clone(), features)?;
-        self.live.replace(catalog.with_layer(layer)?);
-        Ok(())
-    }
-
-    fn reread(&self, catalog: &Catalog, meta: &LayerConfig) {
-        let features = match self.store.features(&meta.id) {
-            Ok(f) => f.into_iter().map(feature_of).collect(),
+    fn reread(&self, catalog: &Catalog, id: &str) {
+        let features = match self.store.features(id) {
+            Ok(f) => f.into_iter().map(Feature::from).collect(),
             Err(e) => {
-                tracing::error!(layer = %meta.id, error = %e, "cannot read the layer from the edit store");
+                tracing::error!(layer = id, error = %e, "cannot read the layer from the edit store");
                 return;
             }
         };
-        if let Err(e) = self.swap_in(catalog, meta, features) {
-            tracing::error!(layer = %meta.id, error = %e, "cannot rebuild the layer");
+        match catalog.with_features(id, features) {
+            None => {}
+            Some(Ok(next)) => self.live.replace(next),
+            Some(Err(e)) => tracing::error!(layer = id, error = %e, "cannot rebuild the layer"),
         }
+    }
+}
+
+/// The editor's answer when the view does not hand out layer `id`.
+fn refused(r: Refusal, id: &str) -> EditError {
+    match r {
+        Refusal::NotFound => EditError::NotFound(format!("collection \"{id}\" not found")),
+        Refusal::ReadOnly => EditError::ReadOnly(id.to_string()),
+        Refusal::SignInRequired(verb) => EditError::SignInRequired(verb),
+        Refusal::Forbidden(verb) => EditError::Forbidden {
+            what: verb,
+            layer: id.to_string(),
+        },
     }
 }
 
@@ -601,19 +539,13 @@ pub struct ResidentReport {
 }
 
 /// The feature with id `fid` of an editable layer.
-fn current_feature<'a>(layer: &'a Layer, fid: &str) -> Result<(i64, &'a Feature), EditError> {
-    let not_found = || {
+fn current_feature<'a>(layer: &'a Editable, fid: &str) -> Result<(i64, &'a Feature), EditError> {
+    layer.current(fid).ok_or_else(|| {
         EditError::NotFound(format!(
             "feature \"{fid}\" not found in collection \"{}\"",
-            layer.meta.id
+            layer.id()
         ))
-    };
-    let i = layer.position_of(fid).ok_or_else(not_found)?;
-    let f = &layer.features[i];
-    match f.id {
-        FeatureId::Int(n) => Ok((n, f)),
-        FeatureId::Str(_) => Err(not_found()),
-    }
+    })
 }
 
 /// The version a change was made on: `If-Match` must name the current one.

@@ -9,7 +9,7 @@ use geo::{Geometry, InteriorPoint};
 use wkt::ToWkt;
 
 use crate::access::{LayerView, VisibleAttr};
-use crate::layer::Value;
+use crate::model::Value;
 
 /// The UTF-8 byte-order mark.
 pub const BOM: &[u8] = "\u{feff}".as_bytes();

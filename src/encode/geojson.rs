@@ -8,7 +8,7 @@ use geo::{Coord, Geometry, LineString, Polygon};
 use crate::access::{LayerView, VisibleAttr};
 use crate::crs::RequestCrs;
 use crate::encode::Link;
-use crate::layer::{FeatureId, Value};
+use crate::model::{FeatureId, Value};
 
 /// Writes a number with at most 7 decimals (1 cm at the equator is ~9e-8 degrees) and no
 /// trailing zeros.
@@ -88,20 +88,6 @@ fn write_list<T>(out: &mut Vec<u8>, items: &[T], d: u32, f: impl Fn(&mut Vec<u8>
     out.push(b']');
 }
 
-/// The GeoJSON type a geometry is written as (geo's `Line`, `Rect` and `Triangle` are written
-/// as the line and polygon they are).
-pub fn geometry_type(g: &Geometry<f64>) -> &'static str {
-    match g {
-        Geometry::Point(_) => "Point",
-        Geometry::MultiPoint(_) => "MultiPoint",
-        Geometry::LineString(_) | Geometry::Line(_) => "LineString",
-        Geometry::MultiLineString(_) => "MultiLineString",
-        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
-        Geometry::MultiPolygon(_) => "MultiPolygon",
-        Geometry::GeometryCollection(_) => "GeometryCollection",
-    }
-}
-
 /// Writes a CRS84 geometry object with 7 decimals.
 pub fn write_geometry(out: &mut Vec<u8>, g: &Geometry<f64>) {
     write_geometry_with(out, g, 7)
@@ -109,13 +95,7 @@ pub fn write_geometry(out: &mut Vec<u8>, g: &Geometry<f64>) {
 
 /// Writes a geometry object with at most `d` decimals.
 pub fn write_geometry_with(out: &mut Vec<u8>, g: &Geometry<f64>, d: u32) {
-    let kind = match g {
-        Geometry::Point(_) => "Point",
-        Geometry::MultiPoint(_) => "MultiPoint",
-        Geometry::LineString(_) => "LineString",
-        Geometry::MultiLineString(_) => "MultiLineString",
-        Geometry::Polygon(_) => "Polygon",
-        Geometry::MultiPolygon(_) => "MultiPolygon",
+    match g {
         Geometry::GeometryCollection(c) => {
             out.extend_from_slice(b"{\"type\":\"GeometryCollection\",\"geometries\":");
             write_list(out, &c.0, d, write_geometry_with);
@@ -133,7 +113,9 @@ pub fn write_geometry_with(out: &mut Vec<u8>, g: &Geometry<f64>, d: u32) {
         Geometry::Triangle(t) => {
             return write_geometry_with(out, &Geometry::Polygon(t.to_polygon()), d);
         }
-    };
+        _ => {}
+    }
+    let kind = crate::geometry::type_name(g);
     let _ = write!(out, "{{\"type\":\"{kind}\",\"coordinates\":");
     match g {
         Geometry::Point(p) => write_coord(out, &p.0, d),

@@ -37,8 +37,8 @@ pub fn report_json(place: Place, sections: &[SectionReport<'_>], links: &[Link])
                         .collect();
                     let mut r = json!({
                         "id": match s.layer.feature_id(h.index) {
-                            crate::layer::FeatureId::Int(i) => json!(i),
-                            crate::layer::FeatureId::Str(t) => json!(t),
+                            crate::model::FeatureId::Int(i) => json!(i),
+                            crate::model::FeatureId::Str(t) => json!(t),
                         },
                         "fields": fields,
                     });

@@ -16,8 +16,8 @@ use super::{ApiError, AppState, BaseUrl, json_response};
 use crate::access::{LayerView, View};
 use crate::crs::RequestCrs;
 use crate::edit::input::{FeatureInput, FeaturePatch};
-use crate::edit::store::{Committed, LogEntry};
 use crate::edit::{Editor, Idempotency, IfMatch, Origin};
+use crate::edit_store::{Committed, LogEntry};
 use crate::encode::geojson::write_feature_in;
 use crate::encode::media;
 
@@ -37,9 +37,9 @@ pub(super) fn editor_for(
     caller: &Caller,
     id: &str,
 ) -> Result<Arc<Editor>, ApiError> {
-    let view = View::new(state.catalog.snapshot(), caller.principal.clone());
+    let view = super::identity::view_of(state, &caller.principal);
     let layer = view.layer(id).ok_or_else(|| ApiError::no_collection(id))?;
-    if layer.meta().edit.is_none() {
+    if layer.meta().edit().is_none() {
         return Err(crate::edit::EditError::ReadOnly(id.to_string()).into());
     }
     editor(state)
@@ -136,7 +136,7 @@ fn feature_response(
 ) -> Result<Response, ApiError> {
     let fid = committed.fid.to_string();
     let location = format!("{base}/collections/{id}/items/{fid}");
-    let view = View::new(state.catalog.snapshot(), caller.principal.clone());
+    let view = super::identity::view_of(state, &caller.principal);
     let layer = view.layer(id);
     let found = layer
         .as_ref()
@@ -306,7 +306,7 @@ fn log_json(layer: &LayerView, e: &LogEntry) -> serde_json::Value {
 /// read-only layer is the same 404 on every admin route.
 fn admin_layer(view: &View, id: &str) -> Result<LayerView, ApiError> {
     view.layer(id)
-        .filter(|l| l.meta().edit.is_some())
+        .filter(|l| l.meta().edit().is_some())
         .ok_or_else(|| crate::edit::no_editable_layer(id).into())
 }
 

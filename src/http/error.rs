@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::{AuthError, LoginError};
 use crate::edit::EditError;
 use crate::edit::photo::PhotoError;
-use crate::edit::store::StoreError as EditStoreError;
+use crate::edit_store::StoreError as EditStoreError;
 use crate::query::QueryError;
 use crate::store::StoreError;
 

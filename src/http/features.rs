@@ -12,10 +12,10 @@ use super::extract::Path;
 use super::{ApiError, AppState, BaseUrl, Caller, CurrentView, QueryPairs, format_links};
 use crate::access::{LayerView, VisibleAttr};
 use crate::audit::{Action, Event};
-use crate::config::AttrType;
 use crate::crs::{CRS84_URI, RequestCrs};
 use crate::encode::geojson::{write_collection_head, write_feature_in, write_number};
 use crate::encode::{Link, html, media};
+use crate::model::AttrType;
 use crate::query::{self, Format, ItemsQuery};
 
 /// Conformance classes implemented and tested (with the CQL2 classes of `query::cql2`).
@@ -105,7 +105,7 @@ pub async fn conformance(
 /// The collection metadata document of one visible layer.
 fn collection_doc(layer: &LayerView, base: &str, format: Format) -> Json {
     let meta = layer.meta();
-    let url = format!("{base}/collections/{}", meta.id);
+    let url = format!("{base}/collections/{}", meta.id());
     let mut links = self_links(&url, format, media::JSON);
     links.extend([
         Link::new(format!("{url}/items"), "items", media::GEOJSON).titled("Features as GeoJSON"),
@@ -139,18 +139,18 @@ fn collection_doc(layer: &LayerView, base: &str, format: Format) -> Json {
         serde_json::from_slice::<Json>(&out).unwrap_or(Json::Null)
     });
     let mut doc = json!({
-        "id": meta.id,
-        "title": meta.title_ja,
-        "description": if meta.description.is_empty() { meta.title_en.clone() } else { meta.description.clone() },
-        "keywords": meta.keywords,
+        "id": meta.id(),
+        "title": meta.title_ja(),
+        "description": if meta.description().is_empty() { meta.title_en() } else { meta.description() },
+        "keywords": meta.keywords(),
         "itemType": "feature",
         "crs": RequestCrs::supported().map(|c| c.uri()).collect::<Vec<_>>(),
         "storageCrs": CRS84_URI,
         "links": links,
-        "machimap:titleEn": meta.title_en,
-        "machimap:department": meta.department,
-        "machimap:license": meta.license,
-        "machimap:updated": meta.updated,
+        "machimap:titleEn": meta.title_en(),
+        "machimap:department": meta.department(),
+        "machimap:license": meta.license(),
+        "machimap:updated": meta.updated(),
     });
     if let Some(b) = bbox {
         doc["extent"] = json!({ "spatial": { "bbox": [b], "crs": CRS84_URI } });
@@ -228,7 +228,7 @@ fn attribute_schema(layer: &LayerView, url: String, queryables: bool) -> Json {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": url,
         "type": "object",
-        "title": layer.meta().title_ja,
+        "title": layer.meta().title_ja(),
         "properties": props,
         "additionalProperties": false,
     })
@@ -402,7 +402,7 @@ pub async fn items(
         }
         buf.extend_from_slice(b"]}");
         let mut doc: Json = serde_json::from_slice(&buf)?;
-        doc["title"] = json!(layer.meta().title_ja);
+        doc["title"] = json!(layer.meta().title_ja());
         return Ok(Html(html::render(&doc)).into_response());
     }
     let crs = q.crs;
@@ -498,7 +498,7 @@ pub async fn item(
     // Features of editable layers carry their version as a strong ETag, for If-Match. A view
     // tags what it shows instead: its version counts changes to attributes it hides too.
     let version = layer.version(index);
-    let tag = if layer.meta().view.is_some() {
+    let tag = if layer.meta().view().is_some() {
         Some(content_tag(&buf))
     } else {
         (version > 0).then(|| super::edit::etag(&fid, version))
@@ -519,7 +519,7 @@ pub async fn item(
             .into_response(),
         Format::Html => {
             let mut doc: Json = serde_json::from_slice(&buf)?;
-            doc["title"] = json!(format!("{} {fid}", layer.meta().title_ja));
+            doc["title"] = json!(format!("{} {fid}", layer.meta().title_ja()));
             Html(html::render(&doc)).into_response()
         }
     };

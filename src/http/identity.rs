@@ -16,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::{ApiError, AppState};
-use crate::access::{Principal, View};
+use crate::access::View;
 use crate::auth::Session;
+use crate::policy::Principal;
 
 /// The session cookie's name: `__Host-` pins it to this host, path `/`, HTTPS only.
 pub const SECURE_COOKIE: &str = "__Host-machimap-session";
@@ -195,6 +196,13 @@ fn check_csrf(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The catalog being served now, as `principal` may see it: the one place `http` makes a
+/// `View` (handlers take `CurrentView`; a handler that must look again after a commit, or a
+/// live stream at each event, calls this).
+pub fn view_of(state: &AppState, principal: &Principal) -> View {
+    View::new(state.catalog.snapshot(), principal.clone())
+}
+
 /// The catalog as the caller may see it. Every handler that touches layers takes this.
 pub struct CurrentView {
     pub view: View,
@@ -207,7 +215,7 @@ impl FromRequestParts<AppState> for CurrentView {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         Ok(CurrentView {
-            view: View::new(state.catalog.snapshot(), caller.principal.clone()),
+            view: view_of(state, &caller.principal),
             caller,
         })
     }

@@ -23,9 +23,10 @@ use super::extract::Path;
 use super::features::{audit_read, visible_layer};
 use super::identity::CurrentView;
 use super::{ApiError, AppState, QueryPairs};
-use crate::access::{LayerView, Principal, View};
+use crate::access::{LayerView, View};
 use crate::edit::{ChangeEvent, EditError, Editor};
 use crate::encode::geojson::write_feature_in;
+use crate::policy::Principal;
 use crate::query::{Format, ItemsQuery};
 
 /// How often a signed-in subscriber's session is checked again: a stream must end soon after
@@ -58,7 +59,7 @@ impl Subscription {
         fid: i64,
         seen: i64,
     ) -> Result<Option<Event>, ApiError> {
-        let view = View::new(state.catalog.snapshot(), self.principal.clone());
+        let view = super::identity::view_of(state, &self.principal);
         let layer = visible_layer(&view, &self.collection)?;
         // On a view, its opaque id; the edited layer's number never reaches its readers.
         let id = view.feature_id_in(&self.collection, fid);
@@ -79,7 +80,7 @@ impl Subscription {
             (None, Some(_)) => {
                 // The id as the feature events wrote it: a number on the edited layer, text on
                 // a view.
-                let id = if layer.meta().view.is_some() {
+                let id = if layer.meta().view().is_some() {
                     serde_json::json!(id)
                 } else {
                     serde_json::json!(fid)
@@ -117,7 +118,7 @@ pub async fn changes(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
-    let source = match (&layer.meta().edit, &layer.meta().view) {
+    let source = match (&layer.meta().edit(), &layer.meta().view()) {
         (Some(_), _) => id.clone(),
         (None, Some(v)) => v.of.clone(),
         (None, None) => {

@@ -72,7 +72,7 @@ pub async fn nearest(
         write_feature(&mut buf, &layer, hit.index, &attrs, Some(extra.as_bytes()));
     }
     buf.extend_from_slice(b"]}");
-    let title = format!("{}: 近くの地物 / nearest", layer.meta().title_ja);
+    let title = format!("{}: 近くの地物 / nearest", layer.meta().title_ja());
     feature_collection(buf, q.format, &title)
 }
 

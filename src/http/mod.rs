@@ -33,8 +33,8 @@ pub use error::ApiError;
 pub use hardening::RateLimits;
 pub use identity::{Caller, ClientAddr, CurrentView};
 
+use crate::access::LiveCatalog;
 use crate::auth::{Auth, AuthError, Clock, Policy};
-use crate::catalog::LiveCatalog;
 use crate::config::SecurityConfig;
 use crate::edit::Editor;
 use crate::encode::{Link, media};

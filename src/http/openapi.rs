@@ -6,9 +6,10 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, BaseUrl, CurrentView, QueryPairs};
-use crate::access::{LayerView, Principal};
+use crate::access::LayerView;
 use crate::config::EditConfig;
 use crate::encode::{Link, html, media};
+use crate::policy::Principal;
 use crate::query::Format;
 
 /// Every value `f` takes (`query::parse_format`).
@@ -191,7 +192,7 @@ pub async fn api(
     );
     for layer in view.layers() {
         let id = layer.id().to_string();
-        let title = &layer.meta().title_ja;
+        let title = layer.meta().title_ja();
         let mut item_params = vec![
             json!({"$ref": "#/components/parameters/bbox"}),
             json!({"$ref": "#/components/parameters/datetime"}),
@@ -208,7 +209,7 @@ pub async fn api(
         ];
         for (_, a) in layer.attributes() {
             let mut schema = json!({"type": a.kind.json_type()});
-            if a.kind == crate::config::AttrType::Date {
+            if a.kind == crate::model::AttrType::Date {
                 schema["format"] = json!("date");
             }
             item_params.push(json!({
@@ -353,7 +354,7 @@ fn situation_paths(
     view: &crate::access::View,
 ) {
     let id = layer.id();
-    let title = &layer.meta().title_ja;
+    let title = layer.meta().title_ja();
     let select = [
         json!({"$ref": "#/components/parameters/bbox"}),
         json!({"$ref": "#/components/parameters/filter"}),
@@ -412,7 +413,7 @@ fn situation_paths(
             "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
             "content": {media::GEOJSON: {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}}}), &[404]),
     }}));
-    if layer.meta().edit.is_some() || layer.meta().view.is_some() {
+    if layer.meta().edit().is_some() || layer.meta().view().is_some() {
         let mut live = vec![json!({
             "name": "Last-Event-ID", "in": "header", "required": false,
             "description": "Resume after this event: first the current state of every feature changed since, then live changes (EventSource sends it by itself on reconnect)",
@@ -433,18 +434,16 @@ fn situation_paths(
 fn feature_schema(layer: &LayerView, edit: &EditConfig) -> serde_json::Value {
     let mut props = serde_json::Map::new();
     let mut required = Vec::new();
-    for (_, a) in layer.attributes() {
-        let Some(cfg) = layer.meta().attributes.iter().find(|c| c.name == a.name) else {
-            continue;
-        };
+    for (va, a) in layer.attributes() {
+        let cfg = layer.settings(va);
         let mut schema = json!({"type": a.kind.json_type(), "nullable": true, "title": a.label_ja, "description": a.label_en});
-        if a.kind == crate::config::AttrType::Date {
+        if a.kind == crate::model::AttrType::Date {
             schema["format"] = json!("date");
         }
         if !cfg.codes.is_empty() {
             schema["enum"] = json!(cfg.codes);
         }
-        if a.kind == crate::config::AttrType::String {
+        if a.kind == crate::model::AttrType::String {
             schema["maxLength"] =
                 json!(cfg.max_length.unwrap_or(crate::config::DEFAULT_MAX_LENGTH));
         }
@@ -469,11 +468,11 @@ fn edit_paths(
     layer: &LayerView,
     principal: &Principal,
 ) {
-    let Some(edit) = &layer.meta().edit else {
+    let Some(edit) = &layer.meta().edit() else {
         return;
     };
     let id = layer.id();
-    let title = &layer.meta().title_ja;
+    let title = layer.meta().title_ja();
     let schema = feature_schema(layer, edit);
     let body = |types: &[&str]| {
         let content: serde_json::Map<String, serde_json::Value> = types
@@ -546,11 +545,11 @@ fn photo_paths(
     principal: &Principal,
 ) {
     let meta = layer.meta();
-    if meta.edit.is_none() && meta.view.is_none() {
+    if meta.edit().is_none() && meta.view().is_none() {
         return;
     }
     let id = layer.id();
-    let title = &meta.title_ja;
+    let title = meta.title_ja();
     let fid = json!({"$ref": "#/components/parameters/featureId"});
     let n = json!({"name": "n", "in": "path", "required": true, "description": "The photo's number in the list",
                    "schema": {"type": "integer", "format": "int64"}});
@@ -563,10 +562,7 @@ fn photo_paths(
         "parameters": [fid],
         "responses": responses(json!({"200": list}), &[404]),
     }));
-    let may_change = meta
-        .edit
-        .as_ref()
-        .is_some_and(|e| e.update.admits(principal));
+    let may_change = meta.edit().is_some_and(|e| e.update.admits(principal));
     if may_change {
         ops.insert("post".into(), json!({
             "summary": format!("{title}: add photos (JPEG or PNG; their metadata is removed)"), "operationId": format!("addPhotos_{id}"),
@@ -613,11 +609,11 @@ fn admin_edit_paths(
     layer: &LayerView,
     principal: &Principal,
 ) {
-    if layer.meta().edit.is_none() || !is_admin(principal) {
+    if layer.meta().edit().is_none() || !is_admin(principal) {
         return;
     }
     let id = layer.id();
-    let title = &layer.meta().title_ja;
+    let title = layer.meta().title_ja();
     let fid = json!({"name": "featureId", "in": "path", "required": true, "description": "The feature's number",
                      "schema": {"type": "integer", "format": "int64"}});
     let list = |d: &str, member: &str| {

@@ -16,8 +16,8 @@ use super::identity::{Caller, CurrentView};
 use super::{ApiError, AppState, BaseUrl, json_response};
 use crate::access::LayerView;
 use crate::edit::photo::{self, CleanPhoto};
-use crate::edit::store::{NewPhoto, PhotoMeta};
 use crate::edit::{EditError, Origin};
+use crate::edit_store::{NewPhoto, PhotoMeta};
 
 /// Reads one uploaded file part, refusing it as soon as it passes `max` bytes (so a 20 MB
 /// upload is not buffered whole), and checks and cleans it.
@@ -72,10 +72,10 @@ pub(super) fn new_photo(p: CleanPhoto) -> NewPhoto {
 /// an editable layer shows its own, a view those of the layer it shows that staff approved.
 fn photo_source(layer: &LayerView) -> Option<(String, bool)> {
     let meta = layer.meta();
-    if meta.edit.is_some() {
-        Some((meta.id.clone(), false))
+    if meta.edit().is_some() {
+        Some((meta.id().to_string(), false))
     } else {
-        meta.view.as_ref().map(|v| (v.of.clone(), true))
+        meta.view().map(|v| (v.of.clone(), true))
     }
 }
 
@@ -274,7 +274,7 @@ pub async fn add(
         editor.add_photos(&principal, &layer, &feature, precondition, photos, origin)
     })
     .await??;
-    let view = crate::access::View::new(state.catalog.snapshot(), caller.principal.clone());
+    let view = super::identity::view_of(&state, &caller.principal);
     let layer = visible_layer(&view, &id)?;
     let found = visible_photos(&state, &view, &layer, &fid).await?;
     let list: Vec<_> = found

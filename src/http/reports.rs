@@ -13,23 +13,23 @@ use super::extract::{MultipartBody, Path};
 use super::identity::Caller;
 use super::photos::{multipart_error, new_photo, read_photo};
 use super::{ApiError, AppState, BaseUrl, json_response};
-use crate::catalog::Catalog;
-use crate::config::{LayerConfig, ReportsConfig};
+use crate::access::{ReportForm, View};
 use crate::edit::photo::CleanPhoto;
 use crate::edit::{ResidentReport, receipt};
+use crate::policy::Principal;
 
 /// Longest text field of a report form other than the description (category, lon, lat).
 const SHORT_FIELD: usize = 200;
 
-/// The reports settings and their layer, or the 404 of a town that takes no reports.
-fn settings(catalog: &Catalog) -> Result<(ReportsConfig, LayerConfig), ApiError> {
-    let none = || ApiError::NotFound("this town does not take reports on line".into());
-    let r = catalog.reports().cloned().ok_or_else(none)?;
-    let layer = catalog
-        .layer(&r.layer)
-        .map(|l| l.meta.clone())
-        .ok_or_else(none)?;
-    Ok((r, layer))
+/// The report form's settings, or the 404 of a town that takes no reports.
+fn settings(view: &View) -> Result<ReportForm, ApiError> {
+    view.report_form()
+        .ok_or_else(|| ApiError::NotFound("this town does not take reports on line".into()))
+}
+
+/// The anonymous view: residents never sign in to report.
+fn resident(state: &AppState) -> View {
+    super::identity::view_of(state, &Principal::Anonymous)
 }
 
 /// Largest body of `POST /reports`: every photo at its limit, and the form's text.
@@ -39,26 +39,19 @@ pub fn body_limit(max_photos: usize, max_photo_bytes: usize) -> usize {
 
 /// `GET /reports`: what a report form needs (categories, photo limits, the town's extent).
 pub async fn form(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let catalog = state.catalog.snapshot();
-    let (r, layer) = settings(&catalog)?;
-    let attr = |name: &str| layer.attributes.iter().find(|a| a.name == name);
-    let categories = attr(&r.category)
-        .map(|a| a.codes.clone())
-        .unwrap_or_default();
-    let description_max = attr(&r.description)
-        .and_then(|a| a.max_length)
-        .unwrap_or(crate::config::DEFAULT_MAX_LENGTH);
+    let view = resident(&state);
+    let form = settings(&view)?;
     Ok(json_response(
         StatusCode::OK,
         json!({
-            "categories": categories,
-            "description": { "maxLength": description_max },
+            "categories": form.categories,
+            "description": { "maxLength": form.description_max },
             "photos": {
-                "max": layer.edit.as_ref().map_or(0, |e| e.photos),
-                "maxBytes": catalog.server.max_photo_bytes,
+                "max": form.max_photos,
+                "maxBytes": view.server().max_photo_bytes,
                 "types": ["image/jpeg", "image/png"],
             },
-            "extent": catalog.server.extent,
+            "extent": view.server().extent,
             "fields": {
                 "category": "one of categories",
                 "description": "what happened, in words",
@@ -193,12 +186,11 @@ pub async fn create(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let editor = super::edit::editor(&state)?;
-    let catalog = state.catalog.snapshot();
-    let (_, layer) = settings(&catalog)?;
+    let view = resident(&state);
+    let max_photos = settings(&view)?.max_photos;
     // Before the body is read: a refused report costs no upload.
     state.limits.check_report(&caller.client)?;
-    let max_photos = layer.edit.as_ref().map_or(0, |e| e.photos);
-    let max_bytes = catalog.server.max_photo_bytes;
+    let max_bytes = view.server().max_photo_bytes;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|h| h.to_str().ok())
@@ -260,7 +252,7 @@ pub async fn create(
     let photo_count = report.photos.len();
     let (committed, code) =
         tokio::task::spawn_blocking(move || editor.create_report(report, origin)).await??;
-    let status = status_of(&state, committed.fid).await?;
+    let status = status_of(&state, committed.fid);
     let mut doc = json!({
         "receipt": code,
         "statusUrl": format!("{base}/reports/{code}"),
@@ -285,43 +277,20 @@ pub async fn create(
     Ok(json_response(StatusCode::CREATED, doc))
 }
 
-/// What a resident may see of their report: category, description, status, dates and the
-/// public note — the report layer's attributes that a public view shows, plus what they wrote.
-async fn status_of(state: &AppState, fid: i64) -> Result<Json, ApiError> {
-    let catalog = state.catalog.snapshot();
-    let (r, layer) = settings(&catalog)?;
-    let Some(l) = catalog.layer(&r.layer) else {
-        return Ok(Json::Null);
-    };
-    let Some(i) = l.position_of(&fid.to_string()) else {
-        return Ok(json!({ "status": null }));
-    };
-    let f = &l.features[i];
-    let public: Vec<&str> = catalog
-        .layers()
-        .iter()
-        .filter(|v| v.meta.view.as_ref().is_some_and(|v| v.of == r.layer))
-        .flat_map(|v| v.meta.attributes.iter().map(|a| a.name.as_str()))
-        .collect();
-    let status_attr = layer
-        .edit
-        .as_ref()
-        .and_then(|e| e.workflow.as_ref())
-        .map(|w| w.attribute.clone());
-    let mut properties = serde_json::Map::new();
-    for (k, a) in layer.attributes.iter().enumerate() {
-        let shown = a.name == r.category
-            || a.name == r.description
-            || Some(&a.name) == status_attr.as_ref()
-            || public.contains(&a.name.as_str());
-        if shown {
-            properties.insert(a.name.clone(), f.properties[k].to_json());
+/// What a resident may see of their report (`View::report_status`), as JSON: `status` null
+/// when the report is gone.
+fn status_of(state: &AppState, fid: i64) -> Json {
+    match resident(state).report_status(fid) {
+        None => json!({ "status": null }),
+        Some(s) => {
+            let properties: serde_json::Map<String, Json> = s
+                .properties
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect();
+            json!({ "status": s.status.to_json(), "properties": properties })
         }
     }
-    let status = status_attr
-        .and_then(|s| properties.get(&s).cloned())
-        .unwrap_or(Json::Null);
-    Ok(json!({ "status": status, "properties": properties }))
 }
 
 /// `GET /reports/{code}`: the status of the report this receipt code was given for.
@@ -332,18 +301,17 @@ pub async fn status(
 ) -> Result<Response, ApiError> {
     state.limits.check_receipt(&client)?;
     let editor = super::edit::editor(&state)?;
-    let catalog = state.catalog.snapshot();
-    let (r, _) = settings(&catalog)?;
+    let form = settings(&resident(&state))?;
     let unknown =
         || ApiError::NotFound("no report has this receipt code; check it and try again".into());
     receipt::canonical(&code).ok_or_else(unknown)?;
     let hash = receipt::hash(&code);
-    let layer = r.layer.clone();
+    let layer = form.layer;
     let fid = tokio::task::spawn_blocking(move || editor.store().by_receipt(&layer, &hash))
         .await?
         .map_err(crate::edit::EditError::from)?
         .ok_or_else(unknown)?;
-    let doc = status_of(&state, fid).await?;
+    let doc = status_of(&state, fid);
     if doc.get("status").is_none_or(Json::is_null) {
         return Err(unknown());
     }

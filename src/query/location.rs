@@ -66,7 +66,7 @@ impl SectionReport<'_> {
         self.section
             .title_ja
             .as_deref()
-            .unwrap_or(&self.layer.meta().title_ja)
+            .unwrap_or(self.layer.meta().title_ja())
     }
 
     /// The heading in English: the section's own, else the layer's title.
@@ -74,7 +74,7 @@ impl SectionReport<'_> {
         self.section
             .title_en
             .as_deref()
-            .unwrap_or(&self.layer.meta().title_en)
+            .unwrap_or(self.layer.meta().title_en())
     }
 }
 

@@ -15,7 +15,7 @@ use geo::{Coord, Intersects, LineString, Polygon, Rect};
 use crate::access::{LayerView, VisibleAttr};
 use crate::config::ServerConfig;
 use crate::crs::RequestCrs;
-use crate::layer::Value;
+use crate::model::Value;
 
 /// A request that cannot be answered as asked, naming the parameter at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

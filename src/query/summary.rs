@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use geo::{Geometry, InteriorPoint, Intersects, Point, Rect};
 
 use crate::access::{LayerView, VisibleAttr};
-use crate::layer::Value;
+use crate::model::Value;
 
 use super::nearest::{Place, nearest};
 
@@ -103,8 +103,8 @@ pub fn summarize(s: &SummaryOf) -> Summary {
             .map(|&j| match s.group {
                 Some(a) => s.by.value(j, a).clone(),
                 None => match s.by.feature_id(j) {
-                    crate::layer::FeatureId::Int(n) => Value::Int(*n),
-                    crate::layer::FeatureId::Str(t) => Value::Str(t.clone()),
+                    crate::model::FeatureId::Int(n) => Value::Int(*n),
+                    crate::model::FeatureId::Str(t) => Value::Str(t.clone()),
                 },
             })
             .collect();

@@ -9,7 +9,7 @@ use geo::{Geometry, Point};
 use super::{Problem, Problems, SourceData, match_columns, missing_columns_message};
 use crate::config::SourceConfig;
 use crate::crs;
-use crate::layer::{Attribute, Value};
+use crate::model::{Attribute, Value};
 
 const LON_NAMES: [&str; 5] = ["経度", "lon", "longitude", "lng", "long"];
 const LAT_NAMES: [&str; 3] = ["緯度", "lat", "latitude"];
@@ -210,8 +210,8 @@ fn row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access::Audience;
-    use crate::config::AttrType;
+    use crate::model::AttrType;
+    use crate::policy::Audience;
 
     fn source() -> SourceConfig {
         SourceConfig {

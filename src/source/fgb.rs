@@ -8,10 +8,9 @@ use flatgeobuf::{FallibleStreamingIterator, FeatureProperties, FgbFeature, FgbRe
 use geo::Geometry;
 use geozero::{ColumnValue, PropertyProcessor, ToGeo};
 
-use super::{
-    Problem, Problems, SourceData, check_geometry, match_columns, missing_columns_message,
-};
-use crate::layer::{Attribute, Value};
+use super::{Problem, Problems, SourceData, match_columns, missing_columns_message};
+use crate::geometry::check as check_geometry;
+use crate::model::{Attribute, Value};
 
 pub fn read(
     path: &Path,

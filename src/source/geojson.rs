@@ -5,9 +5,10 @@ use std::path::Path;
 use geo::Geometry;
 use serde_json::{Map, Value as Json};
 
-use super::{Problems, SourceData, check_geometry};
+use super::{Problems, SourceData};
 use crate::crs;
-use crate::layer::{Attribute, Value};
+use crate::geometry::check as check_geometry;
+use crate::model::{Attribute, Value};
 
 pub fn read(
     path: &Path,
@@ -173,8 +174,8 @@ fn json_error_text(e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access::Audience;
-    use crate::config::AttrType;
+    use crate::model::AttrType;
+    use crate::policy::Audience;
 
     fn schema() -> Vec<Attribute> {
         vec![Attribute {

@@ -9,10 +9,10 @@ pub mod shapefile;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use geo::{CoordsIter, Geometry, LineString, Polygon};
+use geo::Geometry;
 
 use crate::config::{LayerConfig, SourceConfig, SourceFormat};
-use crate::layer::{Attribute, Value};
+use crate::model::{Attribute, Value};
 
 /// How many problems one file may report before the reader gives up on it.
 pub const MAX_PROBLEMS: usize = 50;
@@ -132,57 +132,6 @@ pub fn read(
         Some(SourceFormat::Csv) => csv::read(&path, source, schema, problems),
         Some(SourceFormat::Shapefile) => shapefile::read(&path, source, schema, problems),
         None => Err(problems.fatal("cannot tell the format from the extension; set source.format")),
-    }
-}
-
-/// Checks what every reader must refuse: empty geometries, non-finite coordinates, lines with
-/// fewer than two points and rings with fewer than four or that are not closed.
-pub fn check_geometry(g: &Geometry<f64>) -> Result<(), String> {
-    if g.coords_count() == 0 {
-        return Err("geometry is empty".into());
-    }
-    if let Some(c) = g
-        .coords_iter()
-        .find(|c| !c.x.is_finite() || !c.y.is_finite())
-    {
-        return Err(format!(
-            "coordinate ({}, {}) is not a finite number",
-            c.x, c.y
-        ));
-    }
-    let line = |l: &LineString<f64>| {
-        if l.0.len() < 2 {
-            Err(format!(
-                "line has {} point(s); at least 2 are needed",
-                l.0.len()
-            ))
-        } else {
-            Ok(())
-        }
-    };
-    let ring = |r: &LineString<f64>, what: &str| {
-        if r.0.len() < 4 {
-            Err(format!(
-                "polygon {what} ring has {} point(s); at least 4 are needed",
-                r.0.len()
-            ))
-        } else if !r.is_closed() {
-            Err(format!("polygon {what} ring is not closed"))
-        } else {
-            Ok(())
-        }
-    };
-    let polygon = |p: &Polygon<f64>| {
-        ring(p.exterior(), "exterior")?;
-        p.interiors().iter().try_for_each(|r| ring(r, "interior"))
-    };
-    match g {
-        Geometry::LineString(l) => line(l),
-        Geometry::MultiLineString(m) => m.0.iter().try_for_each(line),
-        Geometry::Polygon(p) => polygon(p),
-        Geometry::MultiPolygon(m) => m.0.iter().try_for_each(polygon),
-        Geometry::GeometryCollection(c) => c.0.iter().try_for_each(check_geometry),
-        _ => Ok(()),
     }
 }
 

@@ -8,11 +8,10 @@ use std::path::Path;
 use dbase::FieldValue;
 use geo::Geometry;
 
-use super::{
-    Problem, Problems, SourceData, check_geometry, match_columns, missing_columns_message,
-};
+use super::{Problem, Problems, SourceData, match_columns, missing_columns_message};
 use crate::config::SourceConfig;
-use crate::layer::{Attribute, Value};
+use crate::geometry::check as check_geometry;
+use crate::model::{Attribute, Value};
 
 pub fn read(
     path: &Path,

@@ -11,7 +11,7 @@ use super::eval;
 use super::string_match::{Fold, LikePattern, normalize_owned};
 use super::text::parse_date;
 use crate::access::{LayerView, VisibleAttr};
-use crate::config::AttrType;
+use crate::model::AttrType;
 
 /// The reserved property name of a feature's geometry.
 pub const GEOMETRY_PROPERTY: &str = "geometry";

@@ -13,7 +13,7 @@ use super::bind::{
 };
 use super::string_match::{Side, compare};
 use crate::access::LayerView;
-use crate::layer::Value;
+use crate::model::Value;
 
 /// Evaluates a condition for feature `i`.
 pub(super) fn condition(p: &Pred, l: &LayerView, i: usize) -> Truth {

@@ -8,9 +8,10 @@ use std::sync::{Arc, OnceLock};
 use geo::{Geometry, Intersects, Rect};
 
 use super::*;
-use crate::access::{LayerView, Principal, View};
-use crate::catalog::Catalog;
+use crate::access::Catalog;
+use crate::access::{LayerView, View};
 use crate::config::CatalogConfig;
+use crate::policy::Principal;
 
 // ---------------------------------------------------------------------------------------
 // The test layer "machi": six features, CRS84.

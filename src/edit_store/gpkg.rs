@@ -21,12 +21,11 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Value as Json, json};
 
-use super::store::{
-    Change, Committed, EditStore, LogEntry, NewPhoto, Op, PastState, PhotoMeta, StoreError,
-    StoredFeature, TableSpec,
+use super::{
+    Change, Committed, EditStore, LogEntry, NewPhoto, Op, PhotoMeta, StoreError, StoredFeature,
+    TableSpec,
 };
-use crate::config::{AttrType, GeometryKind};
-use crate::layer::Value;
+use crate::model::{AttrType, GeometryKind, PastState, Value};
 
 /// `PRAGMA application_id` of every GeoPackage: "GPKG" in ASCII.
 const GPKG_APPLICATION_ID: i64 = 0x4750_4B47;
@@ -405,19 +404,6 @@ fn geometry_type_name(kind: GeometryKind) -> String {
     kind.name().to_ascii_uppercase()
 }
 
-/// The simple-features name of a geometry, as `GeometryKind::name` spells it.
-fn geometry_name(g: &Geometry<f64>) -> &'static str {
-    match g {
-        Geometry::Point(_) => "Point",
-        Geometry::LineString(_) | Geometry::Line(_) => "LineString",
-        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
-        Geometry::MultiPoint(_) => "MultiPoint",
-        Geometry::MultiLineString(_) => "MultiLineString",
-        Geometry::MultiPolygon(_) => "MultiPolygon",
-        Geometry::GeometryCollection(_) => "GeometryCollection",
-    }
-}
-
 /// Names SQLite, GeoPackage or this backend reserve for their own tables.
 const RESERVED_PREFIXES: &[&str] = &["gpkg_", "rtree_", "sqlite_", "machimap_"];
 
@@ -728,7 +714,7 @@ fn check_feature(
     properties: &[Value],
 ) -> Result<(), Failure> {
     let bad = |m: String| Failure::Invalid(format!("layer \"{}\": {m}", spec.layer));
-    let kind = geometry_name(geometry);
+    let kind = crate::geometry::type_name(geometry);
     if kind != spec.geometry.name() {
         return Err(bad(format!(
             "the geometry is a {kind}; the layer holds {}",
@@ -1579,7 +1565,7 @@ mod tests {
     use geo::{LineString, MultiLineString, MultiPoint, MultiPolygon, Polygon, line_string, point};
 
     use super::*;
-    use crate::edit::store::Idempotency;
+    use crate::edit_store::Idempotency;
 
     const LAYER: &str = "road-damage";
 

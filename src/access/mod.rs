@@ -1,113 +1,25 @@
 //! Who may see what. `View` is the catalog as one principal may see it, and the only way the
 //! HTTP layer reaches features: hidden layers and attributes simply do not exist in a view.
 
-use std::collections::BTreeSet;
-use std::fmt;
-use std::sync::Arc;
+mod catalog;
+mod editable;
+mod layer;
+mod reports;
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer};
+use std::sync::Arc;
 
 use geo::{Geometry, Rect};
 
-use crate::catalog::Catalog;
-use crate::config::{LayerConfig, LocationSection, ServerConfig};
-use crate::edit::store::PastState;
-use crate::layer::{Attribute, FeatureId, Layer, Value};
-
-/// Who may see a layer or an attribute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Audience {
-    /// Anyone, signed in or not.
-    Public,
-    /// Any signed-in staff member.
-    Internal,
-    /// Staff holding at least one of these roles.
-    Roles(BTreeSet<String>),
-}
-
-impl Audience {
-    /// Whether everyone admitted by `self` is also admitted by `outer`.
-    pub fn is_within(&self, outer: &Audience) -> bool {
-        match (self, outer) {
-            (_, Audience::Public) => true,
-            (Audience::Public, _) => false,
-            (_, Audience::Internal) => true,
-            (Audience::Internal, Audience::Roles(_)) => false,
-            (Audience::Roles(inner), Audience::Roles(outer)) => inner.is_subset(outer),
-        }
-    }
-
-    /// Whether `principal` belongs to this audience.
-    pub fn admits(&self, principal: &Principal) -> bool {
-        match (self, principal) {
-            (Audience::Public, _) => true,
-            (_, Principal::Anonymous) => false,
-            (Audience::Internal, Principal::Staff { .. }) => true,
-            (Audience::Roles(wanted), Principal::Staff { roles, .. }) => {
-                wanted.iter().any(|r| roles.contains(r))
-            }
-        }
-    }
-}
-
-impl fmt::Display for Audience {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Audience::Public => f.write_str("public"),
-            Audience::Internal => f.write_str("internal"),
-            Audience::Roles(r) => {
-                let list: Vec<_> = r.iter().map(String::as_str).collect();
-                write!(f, "roles [{}]", list.join(", "))
-            }
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Audience {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Word(String),
-            Roles(Vec<String>),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Word(w) if w == "public" => Ok(Audience::Public),
-            Raw::Word(w) if w == "internal" => Ok(Audience::Internal),
-            Raw::Word(w) => Err(de::Error::custom(format!(
-                "audience must be \"public\", \"internal\" or a list of roles, got \"{w}\""
-            ))),
-            Raw::Roles(r) if r.is_empty() || r.iter().any(|x| x.trim().is_empty()) => Err(
-                de::Error::custom("audience role list must name at least one non-empty role"),
-            ),
-            Raw::Roles(r) => Ok(Audience::Roles(r.into_iter().collect())),
-        }
-    }
-}
-
-/// Whoever is asking.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// A resident on the public map, or anyone not signed in.
-    Anonymous,
-    /// A signed-in staff member with their department and roles.
-    Staff {
-        user: String,
-        department: String,
-        roles: BTreeSet<String>,
-    },
-}
-
-impl Principal {
-    /// The name written to the audit log: the user, or `-` for anonymous callers.
-    pub fn name(&self) -> &str {
-        match self {
-            Principal::Anonymous => "-",
-            Principal::Staff { user, .. } => user,
-        }
-    }
-}
+use crate::config::{
+    AttributeConfig, EditConfig, LayerConfig, LocationSection, ReportsConfig, ServerConfig,
+    ViewConfig,
+};
+use crate::model::{Attribute, FeatureId, PastState, Value};
+use crate::policy::{Audience, Principal};
+pub use catalog::{Catalog, LayerReport, LiveCatalog, LoadError};
+pub use editable::{Action, Editable, Refusal};
+use layer::Layer;
+pub use reports::{ReportForm, ReportStatus};
 
 /// The catalog as one principal sees it.
 #[derive(Clone)]
@@ -152,25 +64,28 @@ impl View {
     }
 
     /// Residents' report settings, when the town takes reports (anyone may send one).
-    pub fn reports(&self) -> Option<&crate::config::ReportsConfig> {
-        self.catalog.reports()
+    pub fn reports(&self) -> Option<&ReportsConfig> {
+        self.catalog.raw_reports()
     }
 
     /// The layers this principal may see, in catalog order.
     pub fn layers(&self) -> impl Iterator<Item = LayerView> + '_ {
-        self.catalog.layers().iter().filter_map(|l| self.view_of(l))
+        self.catalog
+            .raw_layers()
+            .iter()
+            .filter_map(|l| self.view_of(l))
     }
 
     /// A layer by id, or `None` when it does not exist *or* is hidden: callers cannot tell.
     pub fn layer(&self, id: &str) -> Option<LayerView> {
-        self.catalog.layer(id).and_then(|l| self.view_of(l))
+        self.catalog.raw_layer(id).and_then(|l| self.view_of(l))
     }
 
     /// The location report's sections whose layer this principal may see, in catalog order,
     /// each with its layer. Sections on hidden layers do not exist.
     pub fn location_sections(&self) -> impl Iterator<Item = (&LocationSection, LayerView)> + '_ {
         self.catalog
-            .location_sections()
+            .raw_location_sections()
             .iter()
             .filter_map(|s| self.layer(&s.layer).map(|l| (s, l)))
     }
@@ -179,7 +94,7 @@ impl View {
     /// past state `past` (see `Catalog::as_of`): whether a reader could see a feature before
     /// it changed, so a live stream tells of its removal only those who saw it.
     pub fn as_of(&self, id: &str, fid: i64, past: PastState) -> Option<LayerView> {
-        let layer = Arc::new(self.catalog.as_of(id, fid, past)?);
+        let layer = Arc::new(self.catalog.raw_as_of(id, fid, past)?);
         self.view_of(&layer)
     }
 
@@ -227,10 +142,16 @@ impl LayerView {
         &self.layer.meta.id
     }
 
-    /// The layer's catalog entry (titles, licence, department). The catalog refuses metadata
-    /// that names an attribute hidden from part of the layer's audience.
-    pub fn meta(&self) -> &LayerConfig {
-        &self.layer.meta
+    /// The layer's catalog entry (titles, licence, department, how it is edited). The
+    /// catalog refuses metadata that names an attribute hidden from part of the layer's
+    /// audience; attribute settings come one visible attribute at a time (`settings`).
+    pub fn meta(&self) -> LayerMeta<'_> {
+        LayerMeta(&self.layer.meta)
+    }
+
+    /// The catalog settings (codes, limits, how it is filled) of a visible attribute.
+    pub fn settings(&self, attr: VisibleAttr) -> &AttributeConfig {
+        &self.layer.meta.attributes[attr.0]
     }
 
     /// Whether a read that outputs or filters on `attrs` is written to the audit log: any read
@@ -334,43 +255,42 @@ impl LayerView {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A visible layer's catalog entry without its attribute list (hidden attributes' settings
+/// stay inside the view; see `LayerView::settings`).
+#[derive(Clone, Copy)]
+pub struct LayerMeta<'a>(&'a LayerConfig);
 
-    fn roles(r: &[&str]) -> BTreeSet<String> {
-        r.iter().map(|s| s.to_string()).collect()
+impl<'a> LayerMeta<'a> {
+    pub fn id(self) -> &'a str {
+        &self.0.id
     }
-
-    #[test]
-    fn audiences_admit_the_right_principals() {
-        let anon = Principal::Anonymous;
-        let welfare = Principal::Staff {
-            user: "a".into(),
-            department: "福祉課".into(),
-            roles: roles(&["staff", "welfare"]),
-        };
-        let water = Principal::Staff {
-            user: "b".into(),
-            department: "上下水道課".into(),
-            roles: roles(&["staff", "water"]),
-        };
-        let restricted = Audience::Roles(roles(&["welfare", "disaster"]));
-        assert!(Audience::Public.admits(&anon));
-        assert!(!Audience::Internal.admits(&anon));
-        assert!(!restricted.admits(&anon));
-        assert!(Audience::Internal.admits(&water));
-        assert!(restricted.admits(&welfare));
-        assert!(!restricted.admits(&water));
+    pub fn title_ja(self) -> &'a str {
+        &self.0.title_ja
     }
-
-    #[test]
-    fn narrower_is_within_broader() {
-        let r = Audience::Roles(roles(&["welfare"]));
-        assert!(r.is_within(&Audience::Internal));
-        assert!(Audience::Internal.is_within(&Audience::Public));
-        assert!(!Audience::Public.is_within(&Audience::Internal));
-        assert!(!Audience::Internal.is_within(&r));
-        assert!(!Audience::Roles(roles(&["water"])).is_within(&r));
+    pub fn title_en(self) -> &'a str {
+        &self.0.title_en
+    }
+    pub fn description(self) -> &'a str {
+        &self.0.description
+    }
+    pub fn department(self) -> &'a str {
+        &self.0.department
+    }
+    pub fn license(self) -> &'a str {
+        &self.0.license
+    }
+    pub fn updated(self) -> &'a str {
+        &self.0.updated
+    }
+    pub fn keywords(self) -> &'a [String] {
+        &self.0.keywords
+    }
+    /// How the layer is edited, when it is.
+    pub fn edit(self) -> Option<&'a EditConfig> {
+        self.0.edit.as_ref()
+    }
+    /// The layer this one is a view of, when it is one.
+    pub fn view(self) -> Option<&'a ViewConfig> {
+        self.0.view.as_ref()
     }
 }

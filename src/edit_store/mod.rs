@@ -7,8 +7,10 @@
 use geo::Geometry;
 use serde_json::Value as Json;
 
-use crate::config::{AttrType, GeometryKind};
-use crate::layer::Value;
+pub mod gpkg;
+
+use crate::config::LayerConfig;
+use crate::model::{AttrType, Feature, FeatureId, GeometryKind, PastState, Value};
 
 /// The table of one editable layer: its columns in schema order.
 #[derive(Debug, Clone)]
@@ -187,15 +189,6 @@ pub struct LogEntry {
     pub after: Option<Json>,
 }
 
-/// A feature's state at one point of the change log, as its history kept it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PastState {
-    pub version: i64,
-    pub geometry: Geometry<f64>,
-    /// By the layer's current attributes (those added since are null).
-    pub properties: Vec<Value>,
-}
-
 /// Why the store refused or failed a change.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -273,4 +266,34 @@ pub trait EditStore: Send + Sync {
 
     /// The feature a receipt code hash was given for, if it still exists.
     fn by_receipt(&self, layer: &str, receipt_hash: &[u8; 32]) -> Result<Option<i64>, StoreError>;
+}
+
+impl TableSpec {
+    /// The table an editable layer needs in the edit store; `None` for other layers.
+    pub fn of(cfg: &LayerConfig) -> Option<TableSpec> {
+        let edit = cfg.edit.as_ref()?;
+        Some(TableSpec {
+            layer: cfg.id.clone(),
+            title: cfg.title_ja.clone(),
+            description: cfg.description.clone(),
+            geometry: edit.geometry,
+            columns: cfg
+                .attributes
+                .iter()
+                .map(|a| (a.name.clone(), a.kind))
+                .collect(),
+        })
+    }
+}
+
+/// An editable layer's feature as the index holds it.
+impl From<StoredFeature> for Feature {
+    fn from(stored: StoredFeature) -> Feature {
+        Feature {
+            id: FeatureId::Int(stored.fid),
+            geometry: stored.geometry,
+            properties: stored.properties,
+            version: stored.version,
+        }
+    }
 }

@@ -6,16 +6,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use geo::orient::{Direction, Orient};
-use geo::{BoundingRect, Geometry};
+use geo::Geometry;
 
+use super::layer::{BuildError, Layer};
 use crate::config::{
     CatalogConfig, ConfigError, EXTENT_MARGIN, LayerConfig, LocationSection, ReportsConfig,
     ServerConfig, SourceConfig,
 };
 use crate::crs::{self, ToCrs84};
-use crate::edit::store::{EditStore, PastState, StoredFeature, TableSpec};
-use crate::layer::{Feature, FeatureId, Layer};
+use crate::edit_store::{EditStore, TableSpec};
+use crate::geometry;
+use crate::model::{Feature, FeatureId, PastState};
 use crate::source::{self, Problem};
 use crate::view_id::ViewIds;
 
@@ -179,8 +180,45 @@ impl Catalog {
         ))
     }
 
+    /// This catalog after a committed change to editable layer `id`: feature `fid` is now
+    /// `feature`, or gone when `None`; the views of the layer are rebuilt. `None` when `id` is
+    /// not a layer of this catalog.
+    pub fn with_change(
+        &self,
+        id: &str,
+        fid: i64,
+        feature: Option<Feature>,
+    ) -> Option<Result<Catalog, BuildError>> {
+        let layer = self.raw_layer(id)?;
+        let mut features = layer.features.clone();
+        let key = |f: &Feature| match f.id {
+            FeatureId::Int(i) => i,
+            FeatureId::Str(_) => i64::MIN,
+        };
+        let at = features.binary_search_by_key(&fid, key);
+        match (feature, at) {
+            (Some(f), Ok(i)) => features[i] = f,
+            (Some(f), Err(i)) => features.insert(i, f),
+            (None, Ok(i)) => {
+                features.remove(i);
+            }
+            (None, Err(_)) => {}
+        }
+        self.with_features(id, features)
+    }
+
+    /// This catalog with layer `id` holding `features` (as read again from the edit store).
+    pub fn with_features(
+        &self,
+        id: &str,
+        features: Vec<Feature>,
+    ) -> Option<Result<Catalog, BuildError>> {
+        let meta = self.raw_layer(id)?.meta.clone();
+        Some(Layer::from_features(meta, features).and_then(|l| self.with_layer(l)))
+    }
+
     /// This catalog with one layer replaced (after an edit) and every view of it rebuilt.
-    pub fn with_layer(&self, layer: Layer) -> Result<Catalog, crate::layer::BuildError> {
+    fn with_layer(&self, layer: Layer) -> Result<Catalog, BuildError> {
         let layer = Arc::new(layer);
         let mut layers = Vec::with_capacity(self.layers.len());
         for l in &self.layers {
@@ -206,31 +244,30 @@ impl Catalog {
     }
 
     /// The id collection `id` gives feature `fid` of the layer it edits or shows: the number
-    /// on an editable layer, an opaque id on a view. Only `access::View` should call this.
-    pub(crate) fn feature_id_in(&self, id: &str, fid: i64) -> String {
-        match self.layer(id) {
+    /// on an editable layer, an opaque id on a view.
+    pub(in crate::access) fn feature_id_in(&self, id: &str, fid: i64) -> String {
+        match self.raw_layer(id) {
             Some(l) if l.meta.view.is_some() => self.view_ids.encode(fid),
             _ => fid.to_string(),
         }
     }
 
     /// The feature number behind id `feature` of collection `id` (see `feature_id_in`).
-    /// Only `access::View` should call this.
-    pub(crate) fn edited_fid(&self, id: &str, feature: &str) -> Option<i64> {
-        match self.layer(id) {
+    ///
+    pub(in crate::access) fn edited_fid(&self, id: &str, feature: &str) -> Option<i64> {
+        match self.raw_layer(id) {
             Some(l) if l.meta.view.is_some() => self.view_ids.decode(feature),
             _ => feature.parse().ok(),
         }
     }
 
     /// The id of the live stream's event for change-log position `seq`. Only `access::View`
-    /// should call this.
-    pub(crate) fn event_id(&self, seq: i64) -> String {
+    pub(in crate::access) fn event_id(&self, seq: i64) -> String {
         self.view_ids.events().encode(seq)
     }
 
     /// The change-log position behind an event id (see `event_id`).
-    pub(crate) fn event_seq(&self, id: &str) -> Option<i64> {
+    pub(in crate::access) fn event_seq(&self, id: &str) -> Option<i64> {
         self.view_ids.events().decode(id)
     }
 
@@ -240,12 +277,12 @@ impl Catalog {
     }
 
     /// Resident reports' settings, when the town takes them.
-    pub fn reports(&self) -> Option<&ReportsConfig> {
+    pub(in crate::access) fn raw_reports(&self) -> Option<&ReportsConfig> {
         self.reports.as_ref()
     }
 
-    /// All layers in catalog order, whatever their audience. Only `access::View` should call this.
-    pub(crate) fn layers(&self) -> &[Arc<Layer>] {
+    /// All layers in catalog order, whatever their audience.
+    pub(in crate::access) fn raw_layers(&self) -> &[Arc<Layer>] {
         &self.layers
     }
 
@@ -256,7 +293,7 @@ impl Catalog {
             let audiences = std::iter::once(&layer.meta.audience)
                 .chain(layer.schema.iter().map(|a| &a.audience));
             for a in audiences {
-                if let crate::access::Audience::Roles(r) = a {
+                if let crate::policy::Audience::Roles(r) = a {
                     roles.extend(r.iter().cloned());
                 }
             }
@@ -265,24 +302,28 @@ impl Catalog {
     }
 
     /// The location report's sections, whatever their layers' audience. Only `access::View`
-    /// should call this.
-    pub(crate) fn location_sections(&self) -> &[LocationSection] {
+    pub(in crate::access) fn raw_location_sections(&self) -> &[LocationSection] {
         &self.location
     }
 
-    /// A layer by id, whatever its audience. Only `access::View` should call this.
-    pub(crate) fn layer(&self, id: &str) -> Option<&Arc<Layer>> {
+    /// A layer by id, whatever its audience.
+    pub(in crate::access) fn raw_layer(&self, id: &str) -> Option<&Arc<Layer>> {
         self.layers.iter().find(|l| l.meta.id == id)
     }
 
     /// Layer `id` as it would be if its edited layer held only feature `fid` in the state
     /// `past`: a view applies its condition, so the result is empty when the view did not
     /// show the feature then. `None` when `id` is neither an editable layer nor a view of one.
-    /// Only `access::View` should call this.
-    pub(crate) fn as_of(&self, id: &str, fid: i64, past: PastState) -> Option<Layer> {
-        let layer = self.layer(id)?;
+    ///
+    pub(in crate::access) fn raw_as_of(
+        &self,
+        id: &str,
+        fid: i64,
+        past: PastState,
+    ) -> Option<Layer> {
+        let layer = self.raw_layer(id)?;
         let edited = match &layer.meta.view {
-            Some(v) => self.layer(&v.of)?,
+            Some(v) => self.raw_layer(&v.of)?,
             None if layer.meta.edit.is_some() => layer,
             None => return None,
         };
@@ -334,48 +375,22 @@ fn problem_of(dir: &Path, cfg: &LayerConfig, message: &str) -> Problem {
     }
 }
 
-/// The table an editable layer needs in the edit store.
-pub fn table_spec(cfg: &LayerConfig) -> Option<TableSpec> {
-    let edit = cfg.edit.as_ref()?;
-    Some(TableSpec {
-        layer: cfg.id.clone(),
-        title: cfg.title_ja.clone(),
-        description: cfg.description.clone(),
-        geometry: edit.geometry,
-        columns: cfg
-            .attributes
-            .iter()
-            .map(|a| (a.name.clone(), a.kind))
-            .collect(),
-    })
-}
-
-/// An editable layer's feature as the index holds it.
-pub fn feature_of(stored: StoredFeature) -> Feature {
-    Feature {
-        id: FeatureId::Int(stored.fid),
-        geometry: stored.geometry,
-        properties: stored.properties,
-        version: stored.version,
-    }
-}
-
 /// Reads an editable layer from the edit store, preparing its table; empty without a store.
 fn load_editable(
     dir: &Path,
     cfg: &LayerConfig,
     edits: Option<&dyn EditStore>,
 ) -> Result<Layer, Vec<Problem>> {
-    let features = match (edits, table_spec(cfg)) {
+    let features = match (edits, TableSpec::of(cfg)) {
         (Some(store), Some(spec)) => {
             let problem =
-                |e: crate::edit::store::StoreError| vec![problem_of(dir, cfg, &e.to_string())];
+                |e: crate::edit_store::StoreError| vec![problem_of(dir, cfg, &e.to_string())];
             store.prepare(&spec).map_err(problem)?;
             store
                 .features(&cfg.id)
                 .map_err(problem)?
                 .into_iter()
-                .map(feature_of)
+                .map(Feature::from)
                 .collect()
         }
         _ => Vec::new(),
@@ -435,7 +450,7 @@ fn load_layer(
                 None => Ok(g),
             });
         match transformed {
-            Ok(g) => rows.push((right_hand_rule(g), props)),
+            Ok(g) => rows.push((geometry::right_hand_rule(g), props)),
             Err(e) => {
                 problems.push(problem(Some(format!("feature {index}")), e));
                 if problems.len() >= source::MAX_PROBLEMS {
@@ -453,20 +468,14 @@ fn load_layer(
 /// Checks that a CRS84 geometry lies in the town's extent (with the margin).
 fn within_extent(
     g: &Geometry<f64>,
-    [w, s, e, n]: [f64; 4],
+    extent: [f64; 4],
     crs: &str,
     origin: &str,
 ) -> Result<(), String> {
-    let Some(r) = g.bounding_rect() else {
+    let Some(c) = geometry::outside_extent(g, extent, EXTENT_MARGIN) else {
         return Ok(());
     };
-    let m = EXTENT_MARGIN;
-    let inside =
-        r.min().x >= w - m && r.max().x <= e + m && r.min().y >= s - m && r.max().y <= n + m;
-    if inside {
-        return Ok(());
-    }
-    let c = r.center();
+    let [w, s, e, n] = extent;
     Err(format!(
         "lies at lon {:.5}, lat {:.5}, outside the town's extent (server.extent {w}, {s}, {e}, {n}); \
          is the CRS right? ({} from {origin})",
@@ -474,16 +483,4 @@ fn within_extent(
         c.y,
         crs::short(crs)
     ))
-}
-
-/// RFC 7946 §3.1.6: exterior rings counterclockwise, holes clockwise.
-pub(crate) fn right_hand_rule(g: Geometry<f64>) -> Geometry<f64> {
-    match g {
-        Geometry::Polygon(p) => Geometry::Polygon(p.orient(Direction::Default)),
-        Geometry::MultiPolygon(m) => Geometry::MultiPolygon(m.orient(Direction::Default)),
-        Geometry::GeometryCollection(c) => {
-            Geometry::GeometryCollection(c.into_iter().map(right_hand_rule).collect())
-        }
-        other => other,
-    }
 }
