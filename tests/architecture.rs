@@ -3,7 +3,8 @@
 //! - the module graph is one-way: every module imports only modules on a lower layer;
 //! - only `http` speaks HTTP (axum, hyper, tower);
 //! - only `access` touches the catalog's raw, audience-blind accessors (`raw_*`), so every
-//!   reader of features goes through a caller's `View`.
+//!   reader of features goes through a caller's `View`;
+//! - in `http`, only `identity` makes a `View` (from the caller it resolved).
 //!
 //! It reads the source as text: a `crate::name` path anywhere in code (not comments) is an
 //! import of `name`, and so is each first name of a grouped `use crate::{a::X, b}`.
@@ -365,6 +366,24 @@ fn only_access_reads_the_raw_catalog() {
         offenders.is_empty(),
         "raw catalog reads outside src/access (read through access::View):\n  {}",
         offenders.join("\n  ")
+    );
+}
+
+#[test]
+fn http_makes_views_in_one_place() {
+    let mut files = Vec::new();
+    rust_files(&src().join("http"), &mut files);
+    let makers: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            code_only(&fs::read_to_string(f).expect("readable source")).contains("View::new(")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert_eq!(
+        makers,
+        [src().join("http").join("identity.rs").display().to_string()],
+        "handlers take CurrentView or call identity::view_of; only identity.rs makes a View"
     );
 }
 

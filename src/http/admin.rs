@@ -166,7 +166,7 @@ pub async fn audit_log(
         limit: 100,
         ..audit::Filter::default()
     };
-    let bad = |p: &str, m: String| ApiError::BadParameter(QueryError::new(p, m));
+    let bad = |p: &str, m: String| ApiError::from(QueryError::new(p, m));
     for (k, v) in &q.pairs {
         match k.as_str() {
             "actor" => filter.actor = Some(v.clone()),

@@ -48,7 +48,7 @@ pub(super) fn editor_for(
 /// The editor, or a 503 when the server runs without an edit store.
 pub(super) fn editor(state: &AppState) -> Result<Arc<Editor>, ApiError> {
     state.editor.clone().ok_or_else(|| {
-        ApiError::ServiceUnavailable("this server was started without an edit store".into())
+        ApiError::service_unavailable("this server was started without an edit store")
     })
 }
 
@@ -62,7 +62,7 @@ fn require_media_type(headers: &HeaderMap, accepted: &[&str]) -> Result<(), ApiE
     if accepted.iter().any(|a| a.eq_ignore_ascii_case(essence)) {
         Ok(())
     } else {
-        Err(ApiError::UnsupportedMediaType(format!(
+        Err(ApiError::unsupported_media_type(format!(
             "Content-Type: expected {}, got \"{}\"",
             accepted.join(" or "),
             if given.is_empty() { "nothing" } else { given }
@@ -111,8 +111,8 @@ pub(super) fn origin(
         Some(v) => {
             let k = v.to_str().unwrap_or("").trim().trim_matches('"');
             if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(ApiError::BadRequest(
-                    "Idempotency-Key: expected 1 to 255 visible ASCII characters".into(),
+                return Err(ApiError::bad_request(
+                    "Idempotency-Key: expected 1 to 255 visible ASCII characters",
                 ));
             }
             Some(Idempotency::new(k.to_string(), request))

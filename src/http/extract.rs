@@ -93,10 +93,10 @@ fn quoted(value: &str) -> String {
 fn path_error(rejection: PathRejection, names: &[String]) -> ApiError {
     use axum::extract::path::ErrorKind;
     let PathRejection::FailedToDeserializePathParams(e) = rejection else {
-        return ApiError::Internal(format!("path parameters: {rejection}"));
+        return ApiError::internal(format!("path parameters: {rejection}"));
     };
     let not_a = |key: &str, value: &str| {
-        ApiError::BadRequest(format!(
+        ApiError::bad_request(format!(
             "path: \"{}\" is not {}",
             quoted(value),
             parameter_kind(key)
@@ -111,11 +111,11 @@ fn path_error(rejection: PathRejection, names: &[String]) -> ApiError {
         ErrorKind::ParseError { value, .. } => {
             not_a(names.first().map_or("", String::as_str), &value)
         }
-        ErrorKind::InvalidUtf8InPathParam { key } => ApiError::BadRequest(format!(
+        ErrorKind::InvalidUtf8InPathParam { key } => ApiError::bad_request(format!(
             "path: {} must be UTF-8 once percent-decoded",
             parameter_name(&key)
         )),
-        other => ApiError::Internal(format!("path parameters: {other}")),
+        other => ApiError::internal(format!("path parameters: {other}")),
     }
 }
 
@@ -124,16 +124,15 @@ fn body_error(rejection: BytesRejection, limit: Option<BodyLimit>) -> ApiError {
     use axum::extract::rejection::FailedToBufferBody;
     match rejection {
         BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
-            ApiError::PayloadTooLarge(match limit {
+            ApiError::payload_too_large(match limit {
                 Some(BodyLimit(n)) => {
                     format!("request body: larger than the limit of {n} bytes of this endpoint")
                 }
                 None => "request body: larger than the limit of this endpoint".to_string(),
             })
         }
-        _ => ApiError::BadRequest(
-            "request body: cannot be read (a malformed chunked encoding, or the connection ended early)"
-                .into(),
+        _ => ApiError::bad_request(
+            "request body: cannot be read (a malformed chunked encoding, or the connection ended early)",
         ),
     }
 }
@@ -166,7 +165,7 @@ fn media_type(req: &Request) -> &str {
 /// The 415 for a body of another media type than `expected`.
 fn wrong_media_type(req: &Request, expected: &str) -> ApiError {
     let given = media_type(req);
-    ApiError::UnsupportedMediaType(format!(
+    ApiError::unsupported_media_type(format!(
         "Content-Type: expected {expected}, got {}",
         if given.is_empty() {
             "none".to_string()
@@ -190,7 +189,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let BodyBytes(bytes) = BodyBytes::from_request(req, state).await?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
-            .map_err(|e| ApiError::BadRequest(format!("request body: {e}")))
+            .map_err(|e| ApiError::bad_request(format!("request body: {e}")))
     }
 }
 
@@ -209,8 +208,8 @@ impl<S: Send + Sync> FromRequest<S> for MultipartBody {
             .await
             .map(MultipartBody)
             .map_err(|_| {
-                ApiError::BadRequest(
-                    "Content-Type: multipart/form-data needs a valid boundary parameter".into(),
+                ApiError::bad_request(
+                    "Content-Type: multipart/form-data needs a valid boundary parameter",
                 )
             })
     }

@@ -476,7 +476,7 @@ pub async fn item(
     let layer = visible_layer(&view, &id)?;
     let (format, crs) = query::parse_item_params(&pairs, preferred)?;
     let index = layer.position_of(&fid).ok_or_else(|| {
-        ApiError::NotFound(format!(
+        ApiError::not_found(format!(
             "feature \"{fid}\" not found in collection \"{id}\""
         ))
     })?;

@@ -104,10 +104,10 @@ impl RateLimits {
         limiter.check_key(&limit_key(client)).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let retry_after = wait.as_secs() + 1;
-            ApiError::TooManyRequests {
-                message: format!("too many {what} from this address; try again in {retry_after} s"),
+            ApiError::too_many_requests(
+                format!("too many {what} from this address; try again in {retry_after} s"),
                 retry_after,
-            }
+            )
         })
     }
 }

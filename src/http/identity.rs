@@ -127,7 +127,7 @@ impl FromRequestParts<AppState> for Caller {
                 let found = tokio::task::spawn_blocking(move || auth.session(&t)).await??;
                 match found {
                     Some(s) => Some((s, token)),
-                    None if !by_cookie => return Err(ApiError::InvalidToken),
+                    None if !by_cookie => return Err(ApiError::invalid_token()),
                     None => None,
                 }
             }
@@ -188,10 +188,9 @@ fn check_csrf(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
     if given.ct_eq(expected.as_bytes()).into() {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(
+        Err(ApiError::forbidden(
             "a write with the session cookie needs the session's X-CSRF-Token header \
-             (from POST /auth/login or GET /auth/session)"
-                .into(),
+             (from POST /auth/login or GET /auth/session)",
         ))
     }
 }
@@ -230,12 +229,12 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         match &caller.principal {
-            Principal::Anonymous => Err(ApiError::Unauthorized("sign in first".into())),
+            Principal::Anonymous => Err(ApiError::unauthorized("sign in first")),
             Principal::Staff { roles, .. } if roles.contains(crate::auth::ADMIN_ROLE) => {
                 Ok(Admin(caller))
             }
-            Principal::Staff { .. } => Err(ApiError::Forbidden(
-                "only users with the admin role may do this".into(),
+            Principal::Staff { .. } => Err(ApiError::forbidden(
+                "only users with the admin role may do this",
             )),
         }
     }

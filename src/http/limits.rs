@@ -70,11 +70,11 @@ enum Refusal {
 impl Refusal {
     fn response(self) -> Response {
         let error = match self {
-            Refusal::TooLarge { declared, limit } => ApiError::PayloadTooLarge(format!(
+            Refusal::TooLarge { declared, limit } => ApiError::payload_too_large(format!(
                 "the request body is {declared} bytes (Content-Length); this resource takes at \
                  most {limit} bytes"
             )),
-            Refusal::Stalled(wait) => ApiError::RequestTimeout(format!(
+            Refusal::Stalled(wait) => ApiError::request_timeout(format!(
                 "the request body stopped arriving: nothing came for {} s; send the request again",
                 wait.as_secs()
             )),
@@ -104,7 +104,7 @@ pub async fn guard(
 ) -> Response {
     let target = request.uri().to_string().len();
     if target > limits.max_uri_bytes {
-        return ApiError::UriTooLong(format!(
+        return ApiError::uri_too_long(format!(
             "the request target (path and query) is {target} bytes; at most {} are accepted",
             limits.max_uri_bytes
         ))
@@ -113,7 +113,7 @@ pub async fn guard(
     let fields = request.headers().len();
     let bytes = header_bytes(request.headers());
     if fields > MAX_HEADER_FIELDS || bytes > limits.max_header_bytes {
-        return ApiError::HeadersTooLarge(format!(
+        return ApiError::headers_too_large(format!(
             "the request has {fields} header fields of {bytes} bytes in all; at most \
              {MAX_HEADER_FIELDS} fields and {} bytes are accepted",
             limits.max_header_bytes

@@ -122,7 +122,7 @@ pub async fn changes(
         (Some(_), _) => id.clone(),
         (None, Some(v)) => v.of.clone(),
         (None, None) => {
-            return Err(ApiError::NotFound(format!(
+            return Err(ApiError::not_found(format!(
                 "collection \"{id}\" is not edited, so it has no changes to follow"
             )));
         }
@@ -161,7 +161,7 @@ pub async fn changes(
     {
         None => None,
         Some(v) => Some(view.event_seq(v.trim()).ok_or_else(|| {
-            ApiError::BadRequest(format!(
+            ApiError::bad_request(format!(
                 "Last-Event-ID: expected an event id from this stream, got \"{}\"",
                 v.chars().take(40).collect::<String>()
             ))

@@ -190,7 +190,7 @@ pub fn router(state: AppState) -> Router {
     public
         .merge(auth)
         .merge(admin)
-        .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .fallback(|| async { ApiError::not_found("no such resource") })
         .layer(extract::body_limit(body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -207,6 +207,7 @@ pub fn router(state: AppState) -> Router {
             csp,
             hardening::security_headers,
         ))
+        .layer(axum::middleware::from_fn(error::log_errors))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -216,8 +217,7 @@ async fn method_not_allowed(method: axum::http::Method) -> Response {
     if method == axum::http::Method::OPTIONS {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        ApiError::MethodNotAllowed("this method is not allowed on this resource".into())
-            .into_response()
+        ApiError::method_not_allowed("this method is not allowed on this resource").into_response()
     }
 }
 

@@ -29,7 +29,7 @@ pub(super) async fn read_photo(
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         if bytes.len() + chunk.len() > max {
-            return Err(ApiError::PayloadTooLarge(format!(
+            return Err(ApiError::payload_too_large(format!(
                 "photo {number}: larger than the limit of {:.1} MB",
                 max as f64 / (1 << 20) as f64
             )));
@@ -37,14 +37,7 @@ pub(super) async fn read_photo(
         bytes.extend_from_slice(&chunk);
     }
     let cleaned = tokio::task::spawn_blocking(move || photo::clean(&bytes, max)).await?;
-    cleaned.map_err(|e| match ApiError::from(EditError::Photo(e)) {
-        ApiError::PayloadTooLarge(m) => ApiError::PayloadTooLarge(format!("photo {number}: {m}")),
-        ApiError::UnsupportedMediaType(m) => {
-            ApiError::UnsupportedMediaType(format!("photo {number}: {m}"))
-        }
-        ApiError::BadRequest(m) => ApiError::BadRequest(format!("photo {number}: {m}")),
-        other => other,
-    })
+    cleaned.map_err(|e| ApiError::from(EditError::Photo(e)).prefixed(&format!("photo {number}: ")))
 }
 
 /// A broken multipart body, said plainly.
@@ -52,9 +45,9 @@ pub(super) fn multipart_error(e: axum::extract::multipart::MultipartError) -> Ap
     let status = e.status();
     let text = e.body_text();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(format!("the upload is too large: {text}"))
+        ApiError::payload_too_large(format!("the upload is too large: {text}"))
     } else {
-        ApiError::BadRequest(format!("the multipart/form-data body is malformed: {text}"))
+        ApiError::bad_request(format!("the multipart/form-data body is malformed: {text}"))
     }
 }
 
@@ -119,7 +112,7 @@ async fn visible_photos(
     fid: &str,
 ) -> Result<FeaturePhotos, ApiError> {
     let not_found = || {
-        ApiError::NotFound(format!(
+        ApiError::not_found(format!(
             "feature \"{fid}\" not found in collection \"{}\"",
             layer.id()
         ))
@@ -184,7 +177,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let layer = visible_layer(&view, &id)?;
     let found = visible_photos(&state, &view, &layer, &fid).await?;
-    let no_photo = || ApiError::NotFound(format!("feature \"{fid}\" has no photo {n}"));
+    let no_photo = || ApiError::not_found(format!("feature \"{fid}\" has no photo {n}"));
     let stored_n = found
         .photos
         .iter()
@@ -251,16 +244,16 @@ pub async fn add(
                 photos.push(new_photo(read_photo(field, number, max).await?));
             }
             Some(other) => {
-                return Err(ApiError::BadRequest(format!(
+                return Err(ApiError::bad_request(format!(
                     "unknown form field \"{other}\"; send the images as \"photo\" fields"
                 )));
             }
-            None => return Err(ApiError::BadRequest("a form field has no name".into())),
+            None => return Err(ApiError::bad_request("a form field has no name")),
         }
     }
     if photos.is_empty() {
-        return Err(ApiError::BadRequest(
-            "no photo: send the images as multipart/form-data fields named \"photo\"".into(),
+        return Err(ApiError::bad_request(
+            "no photo: send the images as multipart/form-data fields named \"photo\"",
         ));
     }
     let precondition = if_match(&headers, &fid)?;
@@ -307,8 +300,8 @@ pub async fn set_public(
     let public = match doc.get("public") {
         Some(serde_json::Value::Bool(b)) if doc.as_object().is_some_and(|o| o.len() == 1) => *b,
         _ => {
-            return Err(ApiError::BadRequest(
-                "expected {\"public\": true} or {\"public\": false}".into(),
+            return Err(ApiError::bad_request(
+                "expected {\"public\": true} or {\"public\": false}",
             ));
         }
     };

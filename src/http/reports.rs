@@ -24,7 +24,7 @@ const SHORT_FIELD: usize = 200;
 /// The report form's settings, or the 404 of a town that takes no reports.
 fn settings(view: &View) -> Result<ReportForm, ApiError> {
     view.report_form()
-        .ok_or_else(|| ApiError::NotFound("this town does not take reports on line".into()))
+        .ok_or_else(|| ApiError::not_found("this town does not take reports on line"))
 }
 
 /// The anonymous view: residents never sign in to report.
@@ -85,7 +85,7 @@ async fn read_form(
         if name == "photo" {
             let number = form.photos.len() + 1;
             if number > max_photos {
-                return Err(ApiError::BadRequest(format!(
+                return Err(ApiError::bad_request(format!(
                     "photo: at most {max_photos} photo(s) per report"
                 )));
             }
@@ -98,16 +98,16 @@ async fn read_form(
             "description" => &mut form.description,
             "lon" => &mut form.lon,
             "lat" => &mut form.lat,
-            "" => return Err(ApiError::BadRequest("a form field has no name".into())),
+            "" => return Err(ApiError::bad_request("a form field has no name")),
             other => {
-                return Err(ApiError::BadRequest(format!(
+                return Err(ApiError::bad_request(format!(
                     "unknown form field \"{}\"; a report has category, description, lon, lat and photo",
                     other.chars().take(40).collect::<String>()
                 )));
             }
         };
         if slot.is_some() {
-            return Err(ApiError::BadRequest(format!(
+            return Err(ApiError::bad_request(format!(
                 "{name}: given more than once"
             )));
         }
@@ -118,7 +118,7 @@ async fn read_form(
             SHORT_FIELD
         };
         if text.len() > limit {
-            return Err(ApiError::BadRequest(format!(
+            return Err(ApiError::bad_request(format!(
                 "{name}: {} bytes is too long",
                 text.len()
             )));
@@ -132,8 +132,8 @@ async fn read_form(
 fn json_form(body: &[u8]) -> Result<Form, ApiError> {
     let doc = crate::edit::input::parse_json(body)?;
     let Json::Object(map) = doc else {
-        return Err(ApiError::BadRequest(
-            "the body must be a JSON object with category, description, lon and lat".into(),
+        return Err(ApiError::bad_request(
+            "the body must be a JSON object with category, description, lon and lat",
         ));
     };
     let mut form = Form::default();
@@ -143,7 +143,7 @@ fn json_form(body: &[u8]) -> Result<Form, ApiError> {
             Json::Number(n) => n.to_string(),
             Json::Null => continue,
             _ => {
-                return Err(ApiError::BadRequest(format!(
+                return Err(ApiError::bad_request(format!(
                     "{k}: expected text or a number"
                 )));
             }
@@ -154,7 +154,7 @@ fn json_form(body: &[u8]) -> Result<Form, ApiError> {
             "lon" => form.lon = Some(text),
             "lat" => form.lat = Some(text),
             other => {
-                return Err(ApiError::BadRequest(format!(
+                return Err(ApiError::bad_request(format!(
                     "unknown member \"{}\"; a report has category, description, lon and lat",
                     other.chars().take(40).collect::<String>()
                 )));
@@ -170,7 +170,7 @@ fn coordinate(name: &str, text: &str) -> Result<f64, ApiError> {
         .ok()
         .filter(|v| v.is_finite())
         .ok_or_else(|| {
-            ApiError::BadRequest(format!(
+            ApiError::bad_request(format!(
                 "{name}: expected a number, got \"{}\"",
                 text.chars().take(40).collect::<String>()
             ))
@@ -205,34 +205,33 @@ pub async fn create(
             .await
             .map_err(|e| {
                 if super::error::is_length_limit(&e) {
-                    ApiError::PayloadTooLarge(
-                        "a JSON report is at most 256 KB; send photos as multipart/form-data"
-                            .into(),
+                    ApiError::payload_too_large(
+                        "a JSON report is at most 256 KB; send photos as multipart/form-data",
                     )
                 } else {
-                    ApiError::BadRequest(format!("the request body could not be read: {e}"))
+                    ApiError::bad_request(format!("the request body could not be read: {e}"))
                 }
             })?;
         json_form(&body)?
     } else {
-        return Err(ApiError::UnsupportedMediaType(
-            "send the report as multipart/form-data (with photos) or application/json".into(),
+        return Err(ApiError::unsupported_media_type(
+            "send the report as multipart/form-data (with photos) or application/json",
         ));
     };
     let category = form
         .category
-        .ok_or_else(|| ApiError::BadRequest("category: choose what the report is about".into()))?;
+        .ok_or_else(|| ApiError::bad_request("category: choose what the report is about"))?;
     let (lon, lat, located_by) = match (&form.lon, &form.lat) {
         (Some(lon), Some(lat)) => (coordinate("lon", lon)?, coordinate("lat", lat)?, "map"),
         (None, None) => match form.photos.iter().find_map(|p| p.gps) {
             Some((lon, lat)) => (lon, lat, "photo"),
             None => {
-                return Err(ApiError::BadRequest(
-                    "location: pick the place on the map (lon, lat) or attach a photo that recorded its position".into(),
+                return Err(ApiError::bad_request(
+                    "location: pick the place on the map (lon, lat) or attach a photo that recorded its position",
                 ));
             }
         },
-        _ => return Err(ApiError::BadRequest("give lon and lat together".into())),
+        _ => return Err(ApiError::bad_request("give lon and lat together")),
     };
     // The report as the resident wrote it: a retry with the same key must carry the same.
     let mut request: Vec<&[u8]> = vec![b"report", category.as_bytes()];
@@ -302,8 +301,7 @@ pub async fn status(
     state.limits.check_receipt(&client)?;
     let editor = super::edit::editor(&state)?;
     let form = settings(&resident(&state))?;
-    let unknown =
-        || ApiError::NotFound("no report has this receipt code; check it and try again".into());
+    let unknown = || ApiError::not_found("no report has this receipt code; check it and try again");
     receipt::canonical(&code).ok_or_else(unknown)?;
     let hash = receipt::hash(&code);
     let layer = form.layer;

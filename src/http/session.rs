@@ -45,7 +45,7 @@ fn cookie(state: &AppState, value: &str, max_age: i64) -> Result<HeaderValue, Ap
         "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
         state.cookie_name()
     ))
-    .map_err(|e| ApiError::Internal(e.to_string()))
+    .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// `POST /auth/login` with `{"username", "password"}`: sets the session cookie for the web
@@ -91,6 +91,6 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Res
 pub async fn current(caller: Caller) -> Result<Response, ApiError> {
     match caller.session {
         Some((session, _)) => Ok(json_response(StatusCode::OK, session_doc(&session))),
-        None => Err(ApiError::Unauthorized("not signed in".into())),
+        None => Err(ApiError::unauthorized("not signed in")),
     }
 }

@@ -187,7 +187,7 @@ pub async fn export(
         let body =
             tokio::task::spawn_blocking(move || crate::encode::csv::write(&l, &indices, &attrs))
                 .await?
-                .map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
+                .map_err(|e| ApiError::internal(format!("CSV: {e}")))?;
         (body, "text/csv; charset=utf-8", "csv")
     } else {
         let l = layer.clone();
