@@ -6,89 +6,53 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::BodyExt;
-use machimap::access::{Catalog, LiveCatalog};
-use machimap::auth::{Actor, Clock};
+use axum::http::{Method, StatusCode};
+use machimap::auth::Clock;
 use machimap::config::SecurityConfig;
-use machimap::http::{AppState, router};
 use machimap::store::Store;
 use serde_json::{Value as Json, json};
-use tower::ServiceExt;
 
-use common::http;
+use common::server::{Server, machimap, sample_data, user_add};
+use common::town::{Town, TownBuilder};
 
 const RESTRICTED: &str = "evacuation-support";
 const INTERNAL: &str = "water-mains";
-const CLI: Actor<'static> = Actor {
-    name: "test",
-    client: "test",
-};
 const START: i64 = 1_900_000_000;
-
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
-}
-
-fn catalog() -> Arc<LiveCatalog> {
-    static LIVE: OnceLock<Arc<LiveCatalog>> = OnceLock::new();
-    Arc::clone(LIVE.get_or_init(|| {
-        let (c, _) = Catalog::load(&data_dir()).unwrap_or_else(|e| panic!("{:?}", e.lines()));
-        Arc::new(LiveCatalog::new(c))
-    }))
-}
 
 /// Rows of the 避難行動要支援者 CSV, counted from the file itself.
 fn restricted_rows() -> usize {
-    let text = std::fs::read_to_string(data_dir().join("welfare/youshiensha.csv")).unwrap();
+    let text = std::fs::read_to_string(sample_data().join("welfare/youshiensha.csv")).unwrap();
     text.lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .count()
 }
 
-struct Town {
-    state: AppState,
-    app: Router,
-    clock: Clock,
-}
-
-/// The sample town with a fresh store holding an admin, a welfare officer and a water
-/// engineer.
-fn town_with(security: SecurityConfig) -> Town {
-    let store = Arc::new(Store::in_memory().unwrap());
-    town_on(store, security)
-}
-
-fn town_on(store: Arc<Store>, security: SecurityConfig) -> Town {
-    let clock = Clock::manual(START);
-    let state = AppState::with_settings(catalog(), store, security, clock.clone()).unwrap();
+/// The sample town on a manual clock with a store holding an admin, a welfare officer and a
+/// water engineer (added unless the store has them already).
+fn builder(security: SecurityConfig) -> TownBuilder {
     let users = [
         ("admin1", "情報政策課", &["admin", "staff"][..]),
         ("fukushi", "福祉課", &["staff", "welfare"][..]),
         ("suido", "上下水道課", &["staff", "water"][..]),
     ];
+    let mut b = Town::builder()
+        .security(security)
+        .clock(Clock::manual(START));
     for (name, dept, roles) in users {
-        if state.auth.user(name).unwrap().is_none() {
-            let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-            state
-                .auth
-                .add_user(CLI, name, dept, &roles, &password(name))
-                .unwrap();
-        }
+        b = b.user_with(name, dept, roles, &password(name), false);
     }
-    Town {
-        app: router(state.clone()),
-        state,
-        clock,
-    }
+    b
+}
+
+fn town_with(security: SecurityConfig) -> Town {
+    builder(security).build()
+}
+
+fn town_on(store: Arc<Store>, security: SecurityConfig) -> Town {
+    builder(security).store(store).build()
 }
 
 /// Rate limits off: they are tested on their own, and here every request is one client.
@@ -104,66 +68,9 @@ fn password(name: &str) -> String {
     format!("{name} の長いパスワード")
 }
 
-#[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Json {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
 impl Town {
-    async fn send(
-        &self,
-        method: Method,
-        uri: &str,
-        headers: &[(&str, &str)],
-        body: Option<Json>,
-    ) -> Reply {
-        let mut req = Request::builder().method(method).uri(uri);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let body = match body {
-            Some(b) => {
-                req = req.header("content-type", "application/json");
-                Body::from(b.to_string())
-            }
-            None => Body::empty(),
-        };
-        let res = self
-            .app
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    async fn get(&self, uri: &str, headers: &[(&str, &str)]) -> Reply {
-        self.send(Method::GET, uri, headers, None).await
-    }
-
-    async fn login(&self, user: &str, password: &str) -> Reply {
-        self.send(
+    async fn login(&self, user: &str, password: &str) -> common::Response {
+        self.send_json(
             Method::POST,
             "/auth/login",
             &[],
@@ -177,7 +84,7 @@ impl Town {
         let r = self.login(user, &password(user)).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         let doc = r.json();
-        let set_cookie = r.header("set-cookie").to_string();
+        let set_cookie = r.header_text("set-cookie").to_string();
         let cookie = set_cookie.split(';').next().unwrap().to_string();
         (
             doc["token"].as_str().unwrap().to_string(),
@@ -222,8 +129,8 @@ async fn sign_in_opens_a_session_by_token_and_by_cookie() {
     assert_eq!(doc["department"], "福祉課");
     assert_eq!(doc["roles"], json!(["staff", "welfare"]));
     assert_eq!(doc["token_type"], "Bearer");
-    assert_eq!(r.header("cache-control"), "private, no-store");
-    let cookie = r.header("set-cookie");
+    assert_eq!(r.header_text("cache-control"), "private, no-store");
+    let cookie = r.header_text("set-cookie");
     for part in [
         "__Host-machimap-session=",
         "HttpOnly",
@@ -247,7 +154,7 @@ async fn sign_in_opens_a_session_by_token_and_by_cookie() {
         .await;
     assert_eq!(by_token.status, StatusCode::OK, "{}", by_token.body);
     assert_eq!(by_token.json()["numberMatched"], restricted_rows());
-    assert_eq!(by_token.header("cache-control"), "private, no-store");
+    assert_eq!(by_token.header_text("cache-control"), "private, no-store");
 
     let cookie = cookie.split(';').next().unwrap();
     let by_cookie = t
@@ -279,8 +186,11 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
     let invalid_name = t.login("田中 太郎", "not the password at all").await;
     for r in [&wrong, &unknown, &invalid_name] {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
-        assert!(r.header("set-cookie").is_empty());
-        assert_eq!(r.header("www-authenticate"), "Bearer realm=\"machimap\"");
+        assert!(r.header_text("set-cookie").is_empty());
+        assert_eq!(
+            r.header_text("www-authenticate"),
+            "Bearer realm=\"machimap\""
+        );
     }
     assert_eq!(wrong.body, unknown.body);
     assert_eq!(wrong.body, invalid_name.body);
@@ -299,7 +209,7 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
 async fn a_bad_body_is_refused_with_a_reason() {
     let t = town();
     let form = t
-        .send(
+        .send_json(
             Method::POST,
             "/auth/login",
             &[("content-type", "application/x-www-form-urlencoded")],
@@ -308,7 +218,7 @@ async fn a_bad_body_is_refused_with_a_reason() {
         .await;
     assert_eq!(form.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let missing = t
-        .send(
+        .send_json(
             Method::POST,
             "/auth/login",
             &[],
@@ -323,7 +233,7 @@ async fn a_bad_body_is_refused_with_a_reason() {
             .contains("password")
     );
     let huge = t
-        .send(
+        .send_json(
             Method::POST,
             "/auth/login",
             &[],
@@ -358,7 +268,11 @@ async fn expired_sessions_end() {
     let expired = t.get(&items, &[("authorization", &auth)]).await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
     assert_eq!(expired.json()["code"], "InvalidToken");
-    assert!(expired.header("www-authenticate").contains("invalid_token"));
+    assert!(
+        expired
+            .header_text("www-authenticate")
+            .contains("invalid_token")
+    );
     // An expired cookie is simply not signed in: the public map still works.
     assert_eq!(
         t.get(&items, &[("cookie", &cookie)]).await.status,
@@ -393,7 +307,7 @@ async fn deleting_a_user_ends_their_sessions() {
         StatusCode::OK
     );
     let del = t
-        .send(
+        .send_json(
             Method::DELETE,
             "/admin/users/suido",
             &[("authorization", &bearer(&admin))],
@@ -421,7 +335,7 @@ async fn cookie_writes_need_the_csrf_token() {
     let (_, cookie, csrf) = t.session("admin1").await;
     let change = json!({"roles": ["staff", "water", "welfare"]});
     let no_csrf = t
-        .send(
+        .send_json(
             Method::PUT,
             "/admin/users/suido/roles",
             &[("cookie", &cookie)],
@@ -430,7 +344,7 @@ async fn cookie_writes_need_the_csrf_token() {
         .await;
     assert_eq!(no_csrf.status, StatusCode::FORBIDDEN, "{}", no_csrf.body);
     let wrong = t
-        .send(
+        .send_json(
             Method::PUT,
             "/admin/users/suido/roles",
             &[("cookie", &cookie), ("x-csrf-token", "guessed")],
@@ -445,7 +359,7 @@ async fn cookie_writes_need_the_csrf_token() {
     );
 
     let ok = t
-        .send(
+        .send_json(
             Method::PUT,
             "/admin/users/suido/roles",
             &[("cookie", &cookie), ("x-csrf-token", &csrf)],
@@ -457,11 +371,11 @@ async fn cookie_writes_need_the_csrf_token() {
 
     // Sign-out by cookie is a write too.
     let out = t
-        .send(Method::POST, "/auth/logout", &[("cookie", &cookie)], None)
+        .send_json(Method::POST, "/auth/logout", &[("cookie", &cookie)], None)
         .await;
     assert_eq!(out.status, StatusCode::FORBIDDEN);
     let out = t
-        .send(
+        .send_json(
             Method::POST,
             "/auth/logout",
             &[("cookie", &cookie), ("x-csrf-token", &csrf)],
@@ -469,7 +383,7 @@ async fn cookie_writes_need_the_csrf_token() {
         )
         .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    assert!(out.header("set-cookie").contains("Max-Age=0"));
+    assert!(out.header_text("set-cookie").contains("Max-Age=0"));
     assert_eq!(
         t.get("/auth/session", &[("cookie", &cookie)]).await.status,
         StatusCode::UNAUTHORIZED
@@ -492,8 +406,8 @@ async fn repeated_failures_lock_the_name_for_a_while() {
         "even the right password waits out the lock: {}",
         locked.body
     );
-    assert_eq!(locked.header("retry-after"), "900");
-    assert!(locked.header("set-cookie").is_empty());
+    assert_eq!(locked.header_text("retry-after"), "900");
+    assert!(locked.header_text("set-cookie").is_empty());
     // Another user is not affected.
     assert_eq!(
         t.login("suido", &password("suido")).await.status,
@@ -505,7 +419,7 @@ async fn repeated_failures_lock_the_name_for_a_while() {
     }
     let ghost = t.login("ghost", "guess guess guess").await;
     assert_eq!(ghost.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(ghost.header("retry-after"), "900");
+    assert_eq!(ghost.header_text("retry-after"), "900");
 
     t.clock.advance(899);
     assert_eq!(
@@ -536,7 +450,7 @@ async fn a_stranger_cannot_lock_a_colleague_out() {
     let login_from = |user: &'static str, pw: String, addr: &'static str| {
         let t = &t;
         async move {
-            t.send(
+            t.send_json(
                 Method::POST,
                 "/auth/login",
                 &[("x-forwarded-for", addr)],
@@ -571,7 +485,7 @@ async fn a_stranger_cannot_lock_a_colleague_out() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     let r = login_from("fukushi", password("fukushi"), "203.0.113.5").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
-    assert_eq!(r.header("retry-after"), "1800");
+    assert_eq!(r.header_text("retry-after"), "1800");
     // The owner, from an address that never failed, still signs in; afterwards the name
     // starts over for everyone.
     let r = login_from("fukushi", password("fukushi"), "192.0.2.11").await;
@@ -596,7 +510,7 @@ async fn a_role_change_takes_effect_on_the_next_request() {
         let headers = [("authorization", admin_auth.as_str())];
         let t = &t;
         async move {
-            t.send(
+            t.send_json(
                 Method::PUT,
                 "/admin/users/suido/roles",
                 &headers,
@@ -649,7 +563,7 @@ async fn only_admins_manage_users_and_read_the_audit_log() {
         StatusCode::FORBIDDEN
     );
     let make = t
-        .send(
+        .send_json(
             Method::POST,
             "/admin/users",
             &[("authorization", &bearer(&welfare))],
@@ -660,7 +574,7 @@ async fn only_admins_manage_users_and_read_the_audit_log() {
     assert!(t.state.auth.user("evil").unwrap().is_none());
 
     let create = t
-        .send(
+        .send_json(
             Method::POST,
             "/admin/users",
             &[("authorization", &bearer(&admin))],
@@ -669,7 +583,7 @@ async fn only_admins_manage_users_and_read_the_audit_log() {
         .await;
     assert_eq!(create.status, StatusCode::BAD_REQUEST, "weak password");
     let create = t
-        .send(
+        .send_json(
             Method::POST,
             "/admin/users",
             &[("authorization", &bearer(&admin))],
@@ -706,7 +620,7 @@ async fn only_admins_manage_users_and_read_the_audit_log() {
     // Nobody edits the log through the API.
     for method in [Method::PUT, Method::DELETE, Method::POST, Method::PATCH] {
         let r = t
-            .send(
+            .send_json(
                 method.clone(),
                 "/admin/audit",
                 &[("authorization", &bearer(&admin))],
@@ -763,7 +677,7 @@ async fn administration_refuses_oversized_or_control_texts_and_an_existing_role(
         ("a department with an escape", "\u{1b}[31m防災課", "U+001B"),
     ] {
         let r = t
-            .send(
+            .send_json(
                 Method::POST,
                 "/admin/users",
                 &auth,
@@ -779,7 +693,7 @@ async fn administration_refuses_oversized_or_control_texts_and_an_existing_role(
     }
     // A role that exists is a conflict, not a 201 that changed nothing.
     let r = t
-        .send(
+        .send_json(
             Method::POST,
             "/admin/roles",
             &auth,
@@ -789,7 +703,7 @@ async fn administration_refuses_oversized_or_control_texts_and_an_existing_role(
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert_eq!(r.json()["description"], "role \"admin\" already exists");
     let r = t
-        .send(
+        .send_json(
             Method::POST,
             "/admin/roles",
             &auth,
@@ -804,7 +718,7 @@ async fn administration_refuses_oversized_or_control_texts_and_an_existing_role(
         "refused changes reached the audit log"
     );
     let r = t
-        .send(
+        .send_json(
             Method::POST,
             "/admin/roles",
             &auth,
@@ -886,7 +800,7 @@ async fn anonymous_callers_and_sign_ins_are_rate_limited_per_client() {
     let limited = t.get("/collections", &[]).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.json()["code"], "TooManyRequests");
-    let wait: u64 = limited.header("retry-after").parse().unwrap();
+    let wait: u64 = limited.header_text("retry-after").parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
 
     // Signed-in staff are not held back by the public limit.
@@ -1009,7 +923,7 @@ async fn links_follow_a_forwarded_scheme_only_behind_a_proxy_and_the_public_url_
 async fn answers_carry_security_headers_and_cors_only_where_public() {
     let t = town();
     let r = t.get("/collections", &[]).await;
-    let csp = r.header("content-security-policy");
+    let csp = r.header_text("content-security-policy");
     for part in [
         "default-src 'self'",
         "script-src 'self'",
@@ -1019,11 +933,11 @@ async fn answers_carry_security_headers_and_cors_only_where_public() {
     ] {
         assert!(csp.contains(part), "CSP lacks {part}: {csp}");
     }
-    assert_eq!(r.header("x-content-type-options"), "nosniff");
-    assert_eq!(r.header("referrer-policy"), "same-origin");
-    assert_eq!(r.header("x-frame-options"), "DENY");
+    assert_eq!(r.header_text("x-content-type-options"), "nosniff");
+    assert_eq!(r.header_text("referrer-policy"), "same-origin");
+    assert_eq!(r.header_text("x-frame-options"), "DENY");
     assert!(
-        r.header("cache-control").is_empty(),
+        r.header_text("cache-control").is_empty(),
         "public answers may be cached"
     );
 
@@ -1031,7 +945,7 @@ async fn answers_carry_security_headers_and_cors_only_where_public() {
     assert_eq!(
         t.get("/collections", &origin)
             .await
-            .header("access-control-allow-origin"),
+            .header_text("access-control-allow-origin"),
         "*"
     );
     let crs = t
@@ -1040,15 +954,15 @@ async fn answers_carry_security_headers_and_cors_only_where_public() {
             &origin,
         )
         .await;
-    assert_eq!(crs.header("access-control-allow-origin"), "*");
+    assert_eq!(crs.header_text("access-control-allow-origin"), "*");
     assert!(
-        crs.header("access-control-expose-headers")
+        crs.header_text("access-control-expose-headers")
             .to_ascii_lowercase()
             .contains("content-crs"),
         "a browser map must be able to read Content-Crs"
     );
     let preflight = t
-        .send(
+        .send_json(
             Method::OPTIONS,
             "/collections/shelters/items",
             &[
@@ -1061,7 +975,7 @@ async fn answers_carry_security_headers_and_cors_only_where_public() {
         .await;
     assert!(
         !preflight
-            .header("access-control-allow-headers")
+            .header_text("access-control-allow-headers")
             .contains("authorization"),
         "cross-origin pages may not send staff tokens"
     );
@@ -1077,7 +991,7 @@ async fn answers_carry_security_headers_and_cors_only_where_public() {
         "/search?q=x",
     ] {
         let preflight = t
-            .send(
+            .send_json(
                 Method::OPTIONS,
                 uri,
                 &[
@@ -1097,37 +1011,37 @@ async fn answers_carry_security_headers_and_cors_only_where_public() {
             preflight.status
         );
         assert_eq!(
-            preflight.header("access-control-allow-origin"),
+            preflight.header_text("access-control-allow-origin"),
             "*",
             "OPTIONS {uri}"
         );
         let allowed = preflight
-            .header("access-control-allow-headers")
+            .header_text("access-control-allow-headers")
             .to_ascii_lowercase();
         assert!(
             allowed.contains("if-none-match") && allowed.contains("last-event-id"),
             "OPTIONS {uri}: allows only {allowed:?}"
         );
         // A plain OPTIONS says which methods the resource has.
-        let plain = t.send(Method::OPTIONS, uri, &[], None).await;
+        let plain = t.send_json(Method::OPTIONS, uri, &[], None).await;
         assert!(plain.status.is_success(), "OPTIONS {uri}: {}", plain.status);
         assert!(
-            plain.header("allow").contains("GET"),
+            plain.header_text("allow").contains("GET"),
             "OPTIONS {uri}: Allow {:?}",
-            plain.header("allow")
+            plain.header_text("allow")
         );
     }
     // A method the resource does not have: 405 with Allow, as RFC 9110 asks.
-    let r = t.send(Method::DELETE, "/collections", &[], None).await;
+    let r = t.send_json(Method::DELETE, "/collections", &[], None).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.json()["code"], "MethodNotAllowed", "{}", r.body);
-    let allow = r.header("allow").to_ascii_uppercase();
+    let allow = r.header_text("allow").to_ascii_uppercase();
     assert!(
         allow.contains("GET") && !allow.contains("DELETE"),
         "Allow: {allow:?}"
     );
     let r = t
-        .send(
+        .send_json(
             Method::PATCH,
             "/admin/audit",
             &[("authorization", &bearer(&admin_token(&t).await))],
@@ -1136,14 +1050,17 @@ async fn answers_carry_security_headers_and_cors_only_where_public() {
         .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(
-        r.header("allow").contains("GET"),
+        r.header_text("allow").contains("GET"),
         "Allow: {:?}",
-        r.header("allow")
+        r.header_text("allow")
     );
     for uri in ["/auth/session", "/admin/audit"] {
         let r = t.get(uri, &origin).await;
-        assert!(r.header("access-control-allow-origin").is_empty(), "{uri}");
-        assert_eq!(r.header("cache-control"), "private, no-store");
+        assert!(
+            r.header_text("access-control-allow-origin").is_empty(),
+            "{uri}"
+        );
+        assert_eq!(r.header_text("cache-control"), "private, no-store");
     }
     let long = format!("/collections?f={}", "x".repeat(20_000));
     let r = t.get(&long, &[]).await;
@@ -1156,115 +1073,47 @@ async fn admin_token(t: &Town) -> String {
     t.session("admin1").await.0
 }
 
-/// A running binary on its own store, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn machimap(store: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_machimap"));
-    c.env("MACHIMAP_STORE", store)
-        .env("MACHIMAP_EDITS", store.with_file_name("edits.gpkg"));
-    c
-}
-
-fn start(store: &Path) -> Server {
-    let mut child = machimap(store)
-        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
-        .arg(data_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(u) = line.strip_prefix("machimap listening on http://") {
-            break u.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, addr }
-}
-
 #[test]
 fn the_first_admin_comes_from_the_command_line_and_the_log_outlives_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("var/machimap.sqlite");
-    let mut add = machimap(&store)
-        .args([
-            "user",
-            "add",
+    let var = dir.path().join("var");
+    let mut add = user_add(
+        &var,
+        &[
             "Kanri",
             "--department",
             "情報政策課",
             "--roles",
             "admin,staff,welfare",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .output_with_stdin("管理者の長い長いパスワード\n");
+        ],
+        "管理者の長い長いパスワード",
+    );
     assert!(
         add.status.success(),
         "{}",
         String::from_utf8_lossy(&add.stderr)
     );
     // The same name twice is refused and says why.
-    add = machimap(&store)
-        .args([
-            "user",
-            "add",
-            "kanri",
-            "--department",
-            "x",
-            "--password-stdin",
-        ])
-        .output_with_stdin("another long password\n");
+    add = user_add(
+        &var,
+        &["kanri", "--department", "x"],
+        "another long password",
+    );
     assert!(!add.status.success());
     assert!(String::from_utf8_lossy(&add.stderr).contains("already exists"));
 
-    let body = json!({"username": "kanri", "password": "管理者の長い長いパスワード"}).to_string();
     let read_path = format!("/collections/{RESTRICTED}/items?limit=3");
     {
-        let server = start(&store);
-        let (status, _) = http(&server.addr, "GET", &read_path, &[], "");
-        assert_eq!(status, 404);
-        let (status, login) = http(
-            &server.addr,
-            "POST",
-            "/auth/login",
-            &[("Content-Type", "application/json")],
-            &body,
-        );
-        assert_eq!(status, 200, "{login}");
-        let token = serde_json::from_str::<Json>(&login).unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let auth = bearer(&token);
-        let (status, items) = http(
-            &server.addr,
-            "GET",
-            &read_path,
-            &[("Authorization", &auth)],
-            "",
-        );
-        assert_eq!(status, 200);
-        assert_eq!(
-            serde_json::from_str::<Json>(&items).unwrap()["numberReturned"],
-            3
-        );
+        let server = Server::start(&sample_data(), &var);
+        let r = server.request("GET", &read_path, None, &[], "");
+        assert_eq!(r.status, 404);
+        let token = server.login_with("kanri", "管理者の長い長いパスワード");
+        let items = server.request("GET", &read_path, Some(&token), &[], "");
+        assert_eq!(items.status, 200);
+        assert_eq!(items.json()["numberReturned"], 3);
     }
     // Server stopped: the log on disk has the sign-in and the read, with the socket address.
-    let out = machimap(&store)
+    let out = machimap(&var)
         .args(["audit", "--limit", "10"])
         .output()
         .unwrap();
@@ -1290,37 +1139,9 @@ fn the_first_admin_comes_from_the_command_line_and_the_log_outlives_the_server()
     );
 
     // And a restarted server still knows the user and the session rules.
-    let server = start(&store);
-    let (status, _) = http(
-        &server.addr,
-        "POST",
-        "/auth/login",
-        &[("Content-Type", "application/json")],
-        &body,
-    );
-    assert_eq!(status, 200);
-}
-
-trait WithStdin {
-    fn output_with_stdin(&mut self, input: &str) -> std::process::Output;
-}
-
-impl WithStdin for Command {
-    fn output_with_stdin(&mut self, input: &str) -> std::process::Output {
-        let mut child = self
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
+    let server = Server::start(&sample_data(), &var);
+    let r = server.sign_in("kanri", "管理者の長い長いパスワード");
+    assert_eq!(r.status, 200);
 }
 
 #[tokio::test]

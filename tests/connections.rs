@@ -5,30 +5,20 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use machimap::access::{Catalog, LiveCatalog};
-use machimap::auth::{Actor, Clock};
 use machimap::config::SecurityConfig;
-use machimap::edit::Editor;
-use machimap::edit_store::EditStore;
-use machimap::edit_store::gpkg::GeoPackage;
 use machimap::http::serve::{ConnectionLimits, raise_open_file_limit, run};
-use machimap::http::{AppState, router};
-use machimap::store::Store;
-use serde_json::Value as Json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{Instant, timeout, timeout_at};
 
 mod common;
 
-use common::server::{PASSWORD, add_user};
+use common::Response;
+use common::server::{PASSWORD, Server};
+use common::town::Town;
 
 /// Connections one client address opens in the flood tests.
 const FLOOD: usize = 3000;
@@ -51,47 +41,28 @@ fn settings() -> SecurityConfig {
     }
 }
 
-/// The sample catalog (with an edit store) served by `run` on 127.0.0.1, with the staff user `sato` and a
-/// signed-in admin; stopped (through `run`'s shutdown) when dropped.
-struct Server {
+/// The sample catalog (with an edit store) served by `run` on 127.0.0.1, with the staff user
+/// `sato` and a signed-in admin; stopped (through `run`'s shutdown) when dropped.
+struct AcceptLoop {
     addr: SocketAddr,
     /// The admin's Bearer token.
     admin: String,
-    _edits: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    _town: Town,
 }
 
-fn start(security: SecurityConfig) -> Server {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    let dir = tempfile::tempdir().unwrap();
-    let edits: Arc<dyn EditStore> =
-        Arc::new(GeoPackage::open(&dir.path().join("edits.gpkg")).unwrap());
-    let (catalog, _) = Catalog::load_with(&data, Some(edits.as_ref()))
-        .unwrap_or_else(|e| panic!("{:?}", e.lines()));
-    let live = Arc::new(LiveCatalog::new(catalog));
-    let editor = Arc::new(Editor::new(edits, Arc::clone(&live)));
+fn start(security: SecurityConfig) -> AcceptLoop {
     let mut limits = ConnectionLimits::new(&security);
     limits.shutdown_grace = Duration::from_secs(2);
-    let store = Arc::new(Store::in_memory().unwrap());
-    let state = AppState::with_settings(live, store, security, Clock::System)
-        .unwrap()
-        .with_editor(editor);
-    let actor = Actor {
-        name: "test",
-        client: "test",
-    };
-    state
-        .auth
-        .add_user(actor, "sato", "危機管理課", &["staff".into()], PASSWORD)
-        .unwrap();
-    let roles = ["staff".to_string(), "admin".to_string()];
-    state
-        .auth
-        .add_user(actor, "kanri", "情報政策課", &roles, PASSWORD)
-        .unwrap();
-    let admin = state.auth.login("kanri", PASSWORD, "test").unwrap().token;
-    let app = router(state);
+    let town = Town::builder()
+        .security(security)
+        .edits()
+        .user("sato", "危機管理課", &["staff"])
+        .signed_in("kanri", "情報政策課", &["staff", "admin"])
+        .build();
+    let admin = town.token("kanri").to_string();
+    let app = town.app.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (bound, addr) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
@@ -111,16 +82,16 @@ fn start(security: SecurityConfig) -> Server {
             .await;
         });
     });
-    Server {
+    AcceptLoop {
         addr: addr.recv().unwrap(),
         admin,
-        _edits: dir,
         stop: Some(stop),
         thread: Some(thread),
+        _town: town,
     }
 }
 
-impl Drop for Server {
+impl Drop for AcceptLoop {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -139,71 +110,6 @@ async fn connect_from(ip: [u8; 4], server: SocketAddr) -> TcpStream {
         .await
         .expect("the server takes connections")
         .unwrap()
-}
-
-/// An answer read off a socket.
-struct Answer {
-    status: u16,
-    /// The head, lower-cased.
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Json {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "status {}: not JSON ({e}): {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    /// Asserts the OGC error document of `status`.
-    fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(
-            self.status,
-            status,
-            "{}",
-            String::from_utf8_lossy(&self.body)
-        );
-        assert!(
-            self.head.contains("content-type: application/json"),
-            "{}",
-            self.head
-        );
-        let doc = self.json();
-        assert_eq!(doc["code"], code, "{doc}");
-        assert_eq!(doc["status"], status, "{doc}");
-        assert!(
-            doc["description"].as_str().is_some_and(|d| !d.is_empty()),
-            "{doc}"
-        );
-    }
-}
-
-fn parse(raw: &[u8]) -> Option<Answer> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let mut rest = &raw[split + 4..];
-    let body = if head.contains("transfer-encoding: chunked") {
-        let mut out = Vec::new();
-        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
-            let n =
-                usize::from_str_radix(std::str::from_utf8(&rest[..eol]).ok()?.trim(), 16).ok()?;
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(rest.get(eol + 2..eol + 2 + n)?);
-            rest = rest.get(eol + 2 + n + 2..)?;
-        }
-        out
-    } else {
-        rest.to_vec()
-    };
-    Some(Answer { status, head, body })
 }
 
 /// Everything the server sends until it closes the connection, or `None` if it is still
@@ -227,12 +133,13 @@ async fn closed_unanswered(stream: &mut TcpStream) -> bool {
 }
 
 /// Sends `request` (which should say `Connection: close`) and reads the answer.
-async fn exchange(stream: &mut TcpStream, request: &[u8]) -> Answer {
+async fn exchange(stream: &mut TcpStream, request: &[u8]) -> Response {
     stream.write_all(request).await.unwrap();
     let raw = until_closed(stream)
         .await
         .expect("the server closes after a Connection: close answer");
-    parse(&raw).unwrap_or_else(|| panic!("no answer: {:?}", String::from_utf8_lossy(&raw)))
+    Response::parse(&raw)
+        .unwrap_or_else(|e| panic!("no answer ({e}): {:?}", String::from_utf8_lossy(&raw)))
 }
 
 fn get(path: &str) -> Vec<u8> {
@@ -263,12 +170,7 @@ async fn assert_served(ip: [u8; 4], server: SocketAddr) {
     assert_eq!(items.status, 200);
     assert_eq!(items.json()["features"].as_array().map(Vec::len), Some(3));
     let login = exchange(&mut connect_from(ip, server).await, &login_request()).await;
-    assert_eq!(
-        login.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&login.body)
-    );
+    assert_eq!(login.status, 200, "{}", login.body);
     assert!(login.json()["token"].is_string());
 }
 
@@ -352,7 +254,11 @@ async fn at_the_connection_cap_new_connections_are_closed_and_service_resumes_wh
     loop {
         let mut s = connect_from(NEIGHBOUR, server.addr).await;
         s.write_all(&get("/")).await.unwrap();
-        if let Some(answer) = until_closed(&mut s).await.as_deref().and_then(parse) {
+        if let Some(answer) = until_closed(&mut s)
+            .await
+            .as_deref()
+            .and_then(|raw| Response::parse(raw).ok())
+        {
             assert_eq!(answer.status, 200);
             break;
         }
@@ -383,7 +289,11 @@ async fn one_address_over_its_cap_is_closed_at_once_while_others_are_served() {
     loop {
         let mut s = connect_from(ATTACKER, server.addr).await;
         s.write_all(&get("/conformance")).await.unwrap();
-        if let Some(answer) = until_closed(&mut s).await.as_deref().and_then(parse) {
+        if let Some(answer) = until_closed(&mut s)
+            .await
+            .as_deref()
+            .and_then(|raw| Response::parse(raw).ok())
+        {
             assert_eq!(answer.status, 200);
             break;
         }
@@ -430,14 +340,8 @@ async fn silent_and_partial_heads_are_closed_after_the_header_timeout() {
         .await
         .unwrap();
     let mut raw = Vec::new();
-    while parse(&raw).is_none_or(|a| {
-        let length = a
-            .head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length: "))
-            .and_then(|n| n.trim().parse::<usize>().ok());
-        length.is_none_or(|n| a.body.len() < n)
-    }) {
+    // Until the head and as much body as its Content-Length announces have arrived.
+    while Response::parse(&raw).is_err() {
         let n = timeout(WITHIN, kept.read(&mut buf)).await.unwrap().unwrap();
         assert!(
             n > 0,
@@ -445,7 +349,13 @@ async fn silent_and_partial_heads_are_closed_after_the_header_timeout() {
         );
         raw.extend_from_slice(&buf[..n]);
     }
-    assert_eq!(parse(&raw).map(|a| a.status), Some(200));
+    let first = Response::parse(&raw).unwrap();
+    assert!(
+        first.header("content-length").is_some(),
+        "{:?}",
+        first.headers
+    );
+    assert_eq!(first.status, 200);
     kept.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
     assert!(
         closed_unanswered(&mut kept).await,
@@ -466,7 +376,7 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
     let raw = until_closed(&mut kept)
         .await
         .expect("closed after being idle");
-    assert_eq!(parse(&raw).map(|a| a.status), Some(200));
+    assert_eq!(Response::parse(&raw).map(|a| a.status.as_u16()), Ok(200));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -483,7 +393,12 @@ async fn a_stalled_body_gets_408_and_an_oversized_declared_body_413_at_once() {
     )
     .await;
     answer.assert_error(408, "RequestTimeout");
-    assert!(answer.head.contains("connection: close"), "{}", answer.head);
+    assert_eq!(
+        answer.header("connection"),
+        Some("close"),
+        "{:?}",
+        answer.headers
+    );
 
     // No byte of the body is sent: a 413 (not the 408 of the 1 s body timeout) proves the
     // answer came from the declared length alone.
@@ -560,12 +475,7 @@ async fn long_targets_and_large_headers_get_414_and_431_documents() {
         path.len()
     );
     let answer = exchange(&mut connect_from(NEIGHBOUR, server.addr).await, &get(&path)).await;
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -595,30 +505,11 @@ async fn shutdown_stops_accepting_and_ends_the_loop() {
 /// descriptor and nobody else was answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_server_under_a_low_open_file_limit_outlives_a_flood() {
-    let var = tempfile::tempdir().unwrap();
-    add_user(var.path(), "sato", "staff");
-    let mut child = Killed(
-        Command::new("sh")
-            .arg("-c")
-            .arg("ulimit -n 1024 && exec \"$0\" \"$@\"")
-            .arg(env!("CARGO_BIN_EXE_machimap"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--data"])
-            .arg(common::server::sample_data())
-            .env("MACHIMAP_STORE", var.path().join("machimap.sqlite"))
-            .env("MACHIMAP_EDITS", var.path().join("edits.gpkg"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh and the machimap binary start"),
-    );
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
-    let addr: SocketAddr = loop {
-        let line = lines.next().expect("the server listens").unwrap();
-        if let Some(a) = line.strip_prefix("machimap listening on http://") {
-            break a.trim().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let server = Server::builder()
+        .user("sato", "staff")
+        .open_file_limit(1024)
+        .start();
+    let addr: SocketAddr = server.addr.parse().unwrap();
     let mut streams = flood(ATTACKER, addr).await;
     assert_served(NEIGHBOUR, addr).await;
     // The default cap of one address (256) holds; every other connection was closed.
@@ -626,14 +517,4 @@ async fn the_real_server_under_a_low_open_file_limit_outlives_a_flood() {
     assert!(closed >= FLOOD - 256, "{closed} closed");
     drop(streams);
     assert_served(NEIGHBOUR, addr).await;
-}
-
-/// A child process killed when dropped.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -16,17 +16,11 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value as Json, json};
 
 mod common;
+use common::brute::{box_meets_parts, in_rings};
 use common::geojson::{Parts, feature_ids, id_text, parts};
 use common::{items_uri, sample};
 
-const LAYERS: [&str; 6] = [
-    "zoning",
-    "roads",
-    "flood-zones",
-    "landslide-zones",
-    "shelters",
-    "hiking-courses",
-];
+const LAYERS: [&str; 6] = sample::PUBLIC_LAYERS;
 const EXPRESSIONS_PER_LAYER: usize = 80;
 
 // ---------------------------------------------------------------------------------------------
@@ -55,14 +49,8 @@ struct Layer {
     extent: [f64; 4],
 }
 
-async fn get_json(uri: &str) -> Json {
-    let (status, _, body) = sample::get(uri).await;
-    assert_eq!(status, StatusCode::OK, "GET {uri}: {body}");
-    serde_json::from_str(&body).expect("JSON")
-}
-
 async fn load(id: &'static str) -> Layer {
-    let q = get_json(&format!("/collections/{id}/queryables")).await;
+    let q = sample::get_json(&format!("/collections/{id}/queryables")).await;
     let attrs = q["properties"]
         .as_object()
         .expect("queryables")
@@ -79,7 +67,7 @@ async fn load(id: &'static str) -> Layer {
             (name.clone(), kind)
         })
         .collect();
-    let doc = get_json(&items_uri(id, &[("limit", "10000")])).await;
+    let doc = sample::get_json(&items_uri(id, &[("limit", "10000")])).await;
     assert_eq!(
         doc["numberMatched"], doc["numberReturned"],
         "{id}: one page"
@@ -447,54 +435,24 @@ fn or3(a: Option<bool>, b: Option<bool>) -> Option<bool> {
     }
 }
 
-fn inside(p: [f64; 2], b: &[f64; 4]) -> bool {
-    p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]
-}
-
 fn strictly_inside(p: [f64; 2], b: &[f64; 4]) -> bool {
     p[0] > b[0] && p[0] < b[2] && p[1] > b[1] && p[1] < b[3]
-}
-
-fn segments_cross(a: [f64; 2], b: [f64; 2], c: [f64; 2], d: [f64; 2]) -> bool {
-    let orient = |p: [f64; 2], q: [f64; 2], r: [f64; 2]| {
-        ((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])).signum()
-    };
-    orient(a, b, c) * orient(a, b, d) <= 0.0 && orient(c, d, a) * orient(c, d, b) <= 0.0
 }
 
 /// Even-odd over every ring of the geometry: exact for the sample's polygons, which have no
 /// overlapping parts.
 fn in_polygons(p: [f64; 2], f: &Feature) -> bool {
-    let mut inside = false;
-    for (ring, is_ring) in &f.parts {
-        if !is_ring {
-            continue;
-        }
-        for w in ring.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            if (a[1] > p[1]) != (b[1] > p[1])
-                && p[0] < a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0])
-            {
-                inside = !inside;
-            }
-        }
-    }
-    inside
+    in_rings(
+        p,
+        f.parts
+            .iter()
+            .filter(|(_, ring)| *ring)
+            .map(|(r, _)| r.as_slice()),
+    )
 }
 
 fn box_hits(f: &Feature, b: &[f64; 4]) -> bool {
-    let corners = [[b[0], b[1]], [b[2], b[1]], [b[2], b[3]], [b[0], b[3]]];
-    for (path, _) in &f.parts {
-        if path.iter().any(|p| inside(*p, b)) {
-            return true;
-        }
-        for w in path.windows(2) {
-            if (0..4).any(|i| segments_cross(w[0], w[1], corners[i], corners[(i + 1) % 4])) {
-                return true;
-            }
-        }
-    }
-    in_polygons(corners[0], f)
+    box_meets_parts(&f.parts, b)
 }
 
 fn spatial(f: &Feature, s: Spatial, shape: &Shape) -> bool {
@@ -792,7 +750,7 @@ async fn served_ids(layer: &str, filter: &str, lang: &str) -> Vec<String> {
             ("limit", "10000"),
         ],
     );
-    let (status, _, body) = sample::get(&uri).await;
+    let (status, _, body) = sample::get(&uri).await.into_parts();
     assert_eq!(
         status,
         StatusCode::OK,
@@ -878,7 +836,7 @@ async fn filter_errors_say_where_and_what_was_expected() {
         ),
     ] {
         let uri = items_uri("zoning", &[("filter", filter), ("filter-lang", lang)]);
-        let (status, _, body) = sample::get(&uri).await;
+        let (status, _, body) = sample::get(&uri).await.into_parts();
         assert_eq!(status, StatusCode::BAD_REQUEST, "{filter}: {body}");
         let doc: Json = serde_json::from_str(&body).expect("JSON error");
         let text = doc["description"].as_str().expect("description");
@@ -889,7 +847,7 @@ async fn filter_errors_say_where_and_what_was_expected() {
     }
     for (k, v) in [("filter-lang", "ecql"), ("filter-crs", "EPSG:2451")] {
         let uri = items_uri("zoning", &[("filter", "\"建ぺい率\" > 50"), (k, v)]);
-        let (status, _, body) = sample::get(&uri).await;
+        let (status, _, body) = sample::get(&uri).await.into_parts();
         assert_eq!(status, StatusCode::BAD_REQUEST, "{k}={v}: {body}");
         assert!(body.contains(&format!("{k}: ")), "{k}={v}: {body}");
     }

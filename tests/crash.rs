@@ -26,8 +26,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::Response;
+use common::geojson::id_text;
 use common::server::{Server, add_user, sample_data};
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 const ITEMS: &str = "/collections/damage-reports/items";
 /// Concurrent writers: each has at most one request in flight when the server dies.
@@ -70,31 +72,14 @@ impl Edit {
     }
 }
 
-/// A complete HTTP response.
-struct Response {
-    status: u16,
-    /// Header lines, names lower-cased.
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The fid the `Location` of a create names.
-    fn created_fid(&self) -> String {
-        let location = self.header("location").unwrap_or_else(|| {
-            panic!("a {} without Location: {}", self.status, self.body);
-        });
-        let (path, fid) = location.rsplit_once('/').unwrap();
-        assert!(path.ends_with(ITEMS), "{location}");
-        fid.to_string()
-    }
+/// The fid the `Location` of a create names.
+fn created_fid(r: &Response) -> String {
+    let location = r.header("location").unwrap_or_else(|| {
+        panic!("a {} without Location: {}", r.status, r.body);
+    });
+    let (path, fid) = location.rsplit_once('/').unwrap();
+    assert!(path.ends_with(ITEMS), "{location}");
+    fid.to_string()
 }
 
 /// Why a request got no complete response.
@@ -135,38 +120,10 @@ fn post(addr: &str, token: &str, edit: &Edit) -> Result<Response, Failed> {
     })
 }
 
-/// Status, headers and body of a raw response; cut short is an error.
+/// A raw response read to the end of the connection; cut short is an error.
 fn parse(raw: &[u8]) -> io::Result<Response> {
-    let cut = || io::Error::new(io::ErrorKind::UnexpectedEof, "incomplete response");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(cut)?;
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let body = &raw[split + 4..];
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(cut)?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let length = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok());
     // Create answers carry a Content-Length; a shorter body is a response cut by the kill.
-    if length.is_some_and(|n| n != body.len()) {
-        return Err(cut());
-    }
-    Ok(Response {
-        status,
-        headers,
-        body: String::from_utf8_lossy(body).into_owned(),
-    })
+    Response::parse(raw).map_err(|e| io::Error::new(io::ErrorKind::UnexpectedEof, e))
 }
 
 /// What one streaming client saw in one round.
@@ -187,12 +144,12 @@ fn stream(addr: &str, token: &str, round: usize, client: usize, acked: &AtomicUs
         let edit = Edit::new(round, client, n);
         match post(addr, token, &edit) {
             Ok(r) if r.status == 201 => {
-                let fid = r.created_fid();
+                let fid = created_fid(&r);
                 seen.acked.push((edit, fid));
                 acked.fetch_add(1, Ordering::SeqCst);
             }
             Ok(r) => {
-                seen.refused.push((edit.marker, r.status, r.body));
+                seen.refused.push((edit.marker, r.status.as_u16(), r.body));
                 break;
             }
             Err(Failed { in_flight, error }) => {
@@ -206,9 +163,8 @@ fn stream(addr: &str, token: &str, round: usize, client: usize, acked: &AtomicUs
 }
 
 /// `GET` through the common helper, which panics if the server does not answer.
-fn get(server: &Server, token: &str, path: &str) -> (u16, String) {
-    let auth = format!("Bearer {token}");
-    common::http(&server.addr, "GET", path, &[("Authorization", &auth)], "")
+fn get(server: &Server, token: &str, path: &str) -> Response {
+    server.request("GET", path, Some(token), &[], "")
 }
 
 /// Every feature of the layer through the API, following `next` links: (内容, fid).
@@ -218,15 +174,12 @@ fn served(server: &Server, token: &str) -> Vec<(String, String)> {
     let mut path = format!("{ITEMS}?limit=25");
     let prefix = format!("http://{}", server.addr);
     loop {
-        let (status, body) = get(server, token, &path);
-        assert_eq!(status, 200, "{path}: {body}");
-        let page: Json = serde_json::from_str(&body).unwrap();
+        let r = get(server, token, &path);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let page = r.json();
         for f in page["features"].as_array().unwrap() {
             let marker = f["properties"]["内容"].as_str().unwrap_or("").to_string();
-            let fid = match &f["id"] {
-                Json::String(s) => s.clone(),
-                other => other.to_string(),
-            };
+            let fid = id_text(&f["id"]);
             out.push((marker, fid));
         }
         let next = page["links"]
@@ -397,7 +350,7 @@ fn acknowledged_writes_survive_sigkill_mid_stream_exactly_once() {
 
         server = Server::start(&data, var.path());
         // Sessions live in the user store, so the token should still work; sign in again if not.
-        if get(&server, &token, &format!("{ITEMS}?limit=1")).0 != 200 {
+        if get(&server, &token, &format!("{ITEMS}?limit=1")).status != 200 {
             eprintln!("round {round}: the session did not survive the crash; signing in again");
             token = server.login("sato");
         }
@@ -407,7 +360,7 @@ fn acknowledged_writes_survive_sigkill_mid_stream_exactly_once() {
         for (edit, _) in &unknown {
             let r = post(&server.addr, &token, edit).unwrap();
             assert_eq!(r.status, 201, "retry of {}: {}", edit.marker, r.body);
-            let fid = r.created_fid();
+            let fid = created_fid(&r);
             if let Some(first) = on_disk.get(&edit.marker) {
                 assert_eq!(&fid, first, "a retry of {} wrote it again", edit.marker);
             }
@@ -419,7 +372,7 @@ fn acknowledged_writes_survive_sigkill_mid_stream_exactly_once() {
                 let r = post(&server.addr, &token, edit).unwrap();
                 assert_eq!(r.status, 201, "replay of {}: {}", edit.marker, r.body);
                 assert_eq!(
-                    &r.created_fid(),
+                    &created_fid(&r),
                     fid,
                     "a replay of {} names another feature",
                     edit.marker

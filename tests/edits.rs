@@ -8,7 +8,7 @@ use axum::http::{Method, StatusCode, header};
 use machimap::edit_store::EditStore;
 use serde_json::{Value as Json, json};
 
-use common::sample::header_text;
+use common::response::header_text;
 use common::town::{description, doc, report, town};
 
 const REPORTS: &str = "/collections/damage-reports/items";
@@ -20,11 +20,12 @@ async fn a_feature_lives_through_create_change_delete_and_restore_with_its_histo
         .json(
             Method::POST,
             REPORTS,
-            &t.sato,
+            t.token("sato"),
             None,
             &report("道路損傷", "穴", 139.1, 36.01),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let location = header_text(&headers, header::LOCATION);
     assert!(
@@ -40,20 +41,21 @@ async fn a_feature_lives_through_create_change_delete_and_restore_with_its_histo
     let item = "/collections/damage-reports/items/1";
 
     // The ETag of the create is the one GET gives, and the store holds what was sent.
-    let (status, headers, body) = t.send(Method::GET, item, Some(&t.sato), &[], vec![]).await;
+    let (status, headers, body) = t.get_as(item, Some(t.token("sato"))).await.into_parts();
     assert_eq!(status, StatusCode::OK);
     let etag = header_text(&headers, header::ETAG);
     assert_eq!(etag, "\"1-1\"");
     assert_eq!(doc(&body)["geometry"]["coordinates"], json!([139.1, 36.01]));
-    let stored = t.edits.features("damage-reports").expect("features");
+    let stored = t.edits().features("damage-reports").expect("features");
     assert_eq!(stored.len(), 1);
 
     // PUT replaces what the editor sees; the server-set values stand.
     let mut replaced = report("河川", "川があふれそう", 139.11, 36.02);
     replaced["properties"]["状況"] = json!("対応中");
     let (status, headers, body) = t
-        .json(Method::PUT, item, &t.sato, Some(&etag), &replaced)
-        .await;
+        .json(Method::PUT, item, t.token("sato"), Some(&etag), &replaced)
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let etag = header_text(&headers, header::ETAG);
     assert_eq!(etag, "\"1-2\"");
@@ -69,14 +71,15 @@ async fn a_feature_lives_through_create_change_delete_and_restore_with_its_histo
         .send(
             Method::PATCH,
             item,
-            Some(&t.suzuki),
+            Some(t.token("suzuki")),
             &[
                 ("content-type", "application/merge-patch+json"),
                 ("if-match", &etag),
             ],
             patch.to_string().into_bytes(),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         doc(&body)["properties"]["内容"],
@@ -86,14 +89,9 @@ async fn a_feature_lives_through_create_change_delete_and_restore_with_its_histo
     assert_eq!(doc(&body)["properties"]["更新者"], "suzuki");
     let etag = header_text(&headers, header::ETAG);
     let (_, _, public) = t
-        .send(
-            Method::GET,
-            "/collections/reports-public/items",
-            None,
-            &[],
-            vec![],
-        )
-        .await;
+        .get_as("/collections/reports-public/items", None)
+        .await
+        .into_parts();
     let public = doc(&public);
     assert_eq!(public["numberMatched"], 1, "{public}");
     let props = &public["features"][0]["properties"];
@@ -108,71 +106,59 @@ async fn a_feature_lives_through_create_change_delete_and_restore_with_its_histo
         .send(
             Method::DELETE,
             item,
-            Some(&t.sato),
+            Some(t.token("sato")),
             &[("if-match", &etag)],
             vec![],
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let (status, _, _) = t.send(Method::GET, item, Some(&t.sato), &[], vec![]).await;
+    let (status, _, _) = t.get_as(item, Some(t.token("sato"))).await.into_parts();
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, _, body) = t
         .send(
             Method::GET,
             &format!("{REPORTS}?bbox=139.1,36.0,139.12,36.03"),
-            Some(&t.sato),
+            Some(t.token("sato")),
             &[],
             vec![],
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(doc(&body)["numberMatched"], 0);
 
     // Only an admin sees what was deleted and brings it back, as it was.
     let (status, _, _) = t
-        .send(
-            Method::GET,
-            "/admin/deleted/damage-reports",
-            Some(&t.sato),
-            &[],
-            vec![],
-        )
-        .await;
+        .get_as("/admin/deleted/damage-reports", Some(t.token("sato")))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _, body) = t
-        .send(
-            Method::GET,
-            "/admin/deleted/damage-reports",
-            Some(&t.kanri),
-            &[],
-            vec![],
-        )
-        .await;
+        .get_as("/admin/deleted/damage-reports", Some(t.token("kanri")))
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc(&body)["deleted"][0]["featureId"], 1, "{body}");
     let (status, _, body) = t
         .send(
             Method::POST,
             "/admin/deleted/damage-reports/1/restore",
-            Some(&t.kanri),
+            Some(t.token("kanri")),
             &[],
             vec![],
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _, body) = t.send(Method::GET, item, Some(&t.sato), &[], vec![]).await;
+    let (status, _, body) = t.get_as(item, Some(t.token("sato"))).await.into_parts();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc(&body)["properties"]["対応内容"], "土のうを設置");
 
     // Every change is in the history, with who made it and the states before and after.
     let (_, _, body) = t
-        .send(
-            Method::GET,
-            "/admin/history/damage-reports/1",
-            Some(&t.kanri),
-            &[],
-            vec![],
-        )
-        .await;
+        .get_as("/admin/history/damage-reports/1", Some(t.token("kanri")))
+        .await
+        .into_parts();
     let history = doc(&body)["history"]
         .as_array()
         .cloned()
@@ -187,7 +173,7 @@ async fn a_feature_lives_through_create_change_delete_and_restore_with_its_histo
 
     // A new feature never takes the deleted one's id.
     let fid = t
-        .create_report(&t.sato, "公園", "遊具", (139.1, 36.0))
+        .create_report(t.token("sato"), "公園", "遊具", (139.1, 36.0))
         .await;
     assert_eq!(fid, 2);
 }
@@ -196,14 +182,12 @@ async fn a_feature_lives_through_create_change_delete_and_restore_with_its_histo
 async fn of_two_editors_on_one_feature_the_second_gets_412_and_nothing_is_lost() {
     let t = town();
     let fid = t
-        .create_report(&t.sato, "道路損傷", "段差", (139.1, 36.01))
+        .create_report(t.token("sato"), "道路損傷", "段差", (139.1, 36.01))
         .await;
     let item = format!("{REPORTS}/{fid}");
     // Both read the same version.
-    let (_, h1, _) = t.send(Method::GET, &item, Some(&t.sato), &[], vec![]).await;
-    let (_, h2, _) = t
-        .send(Method::GET, &item, Some(&t.suzuki), &[], vec![])
-        .await;
+    let (_, h1, _) = t.get_as(&item, Some(t.token("sato"))).await.into_parts();
+    let (_, h2, _) = t.get_as(&item, Some(t.token("suzuki"))).await.into_parts();
     let (e1, e2) = (
         header_text(&h1, header::ETAG),
         header_text(&h2, header::ETAG),
@@ -214,37 +198,44 @@ async fn of_two_editors_on_one_feature_the_second_gets_412_and_nothing_is_lost()
         .json(
             Method::PATCH,
             &item,
-            &t.sato,
+            t.token("sato"),
             Some(&e1),
             &patch("職員が確認"),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _, body) = t
         .json(
             Method::PATCH,
             &item,
-            &t.suzuki,
+            t.token("suzuki"),
             Some(&e2),
             &patch("業者に連絡"),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
     assert!(
         description(&body).contains("has changed since you read it"),
         "{body}"
     );
     // The first edit stands, in the index and in the store.
-    let (_, h, body) = t
-        .send(Method::GET, &item, Some(&t.suzuki), &[], vec![])
-        .await;
+    let (_, h, body) = t.get_as(&item, Some(t.token("suzuki"))).await.into_parts();
     assert_eq!(doc(&body)["properties"]["対応内容"], "職員が確認");
-    let stored = t.edits.features("damage-reports").expect("features");
+    let stored = t.edits().features("damage-reports").expect("features");
     assert_eq!(stored[0].version, 2);
     // Without If-Match a change is refused rather than made blind.
     let (status, _, _) = t
-        .json(Method::PATCH, &item, &t.suzuki, None, &patch("業者に連絡"))
-        .await;
+        .json(
+            Method::PATCH,
+            &item,
+            t.token("suzuki"),
+            None,
+            &patch("業者に連絡"),
+        )
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::PRECONDITION_REQUIRED);
     // Re-reading and reapplying works; both changes are in the history.
     let fresh = header_text(&h, header::ETAG);
@@ -252,18 +243,19 @@ async fn of_two_editors_on_one_feature_the_second_gets_412_and_nothing_is_lost()
         .json(
             Method::PATCH,
             &item,
-            &t.suzuki,
+            t.token("suzuki"),
             Some(&fresh),
             &patch("職員が確認、業者に連絡"),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK);
     let fid = item
         .rsplit('/')
         .next()
         .and_then(|s| s.parse().ok())
         .expect("fid");
-    let history = t.edits.history("damage-reports", fid).expect("history");
+    let history = t.edits().history("damage-reports", fid).expect("history");
     let notes: Vec<Json> = history
         .iter()
         .filter_map(|e| {
@@ -285,7 +277,7 @@ async fn of_two_editors_on_one_feature_the_second_gets_412_and_nothing_is_lost()
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
     let t = town();
-    t.create_report(&t.sato, "道路損傷", "既存", (139.1, 36.01))
+    t.create_report(t.token("sato"), "道路損傷", "既存", (139.1, 36.01))
         .await;
     let before = t.state();
     let huge = "あ".repeat(1001);
@@ -412,11 +404,12 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
             .send(
                 Method::POST,
                 REPORTS,
-                Some(&t.sato),
+                Some(t.token("sato")),
                 &[("content-type", content_type)],
                 body,
             )
-            .await;
+            .await
+            .into_parts();
         assert_eq!(status, want, "{what}: {text}");
         assert!(description(&text).contains(message), "{what}: {text}");
         assert_eq!(t.state(), before, "{what} changed the store");
@@ -427,22 +420,24 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
         .json(
             Method::PUT,
             item,
-            &t.sato,
+            t.token("sato"),
             Some("\"1-1\""),
             &report("道路損傷", &huge, 139.1, 36.01),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
     // A whole replacement that leaves the status out does not "move" it to nothing.
     let (status, _, text) = t
         .json(
             Method::PUT,
             item,
-            &t.sato,
+            t.token("sato"),
             Some("*"),
             &report("道路損傷", "x", 139.1, 36.01),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
     assert!(
         description(&text).contains("properties.状況: a value is required (it is \"受付\" now)"),
@@ -452,11 +447,12 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
         .json(
             Method::PATCH,
             item,
-            &t.sato,
+            t.token("sato"),
             Some("\"1-1\""),
             &json!({"geometry": {"type": "Point", "coordinates": [140.0, 36.0]}}),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
     // Residents and staff without the role cannot write; hidden layers answer 404.
     let (status, _, _) = t
@@ -469,7 +465,8 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
                 .to_string()
                 .into_bytes(),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
@@ -479,11 +476,12 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
         .send(
             Method::DELETE,
             item,
-            Some(&t.mizuno),
+            Some(t.token("mizuno")),
             &[("if-match", "\"1-1\"")],
             vec![],
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
@@ -493,11 +491,12 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
         .json(
             Method::POST,
             "/collections/zoning/items",
-            &t.sato,
+            t.token("sato"),
             None,
             &report("道路損傷", "x", 139.1, 36.01),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(
         status,
         StatusCode::METHOD_NOT_ALLOWED,
@@ -510,14 +509,12 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_the_store_unchanged() {
 async fn an_inspection_is_recorded_against_a_feature_of_another_layer() {
     let t = town();
     let (_, _, valves) = t
-        .send(
-            Method::GET,
+        .get_as(
             "/collections/water-valves/items?limit=1",
-            Some(&t.mizuno),
-            &[],
-            vec![],
+            Some(t.token("mizuno")),
         )
-        .await;
+        .await
+        .into_parts();
     let valves = doc(&valves);
     let valve = &valves["features"][0];
     let valve_id = match &valve["id"] {
@@ -538,11 +535,12 @@ async fn an_inspection_is_recorded_against_a_feature_of_another_layer() {
         .json(
             Method::POST,
             "/collections/inspections/items",
-            &t.mizuno,
+            t.token("mizuno"),
             None,
             &record(&valve_id),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let created = doc(&body);
     // Without a geometry the record stands at the valve it is about.
@@ -555,11 +553,12 @@ async fn an_inspection_is_recorded_against_a_feature_of_another_layer() {
         .json(
             Method::POST,
             "/collections/inspections/items",
-            &t.mizuno,
+            t.token("mizuno"),
             None,
             &record("V-NO-SUCH"),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         description(&body).contains("has no feature \"V-NO-SUCH\""),
@@ -570,11 +569,12 @@ async fn an_inspection_is_recorded_against_a_feature_of_another_layer() {
         .json(
             Method::POST,
             "/collections/inspections/items",
-            &t.sato,
+            t.token("sato"),
             None,
             &record(&valve_id),
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -583,7 +583,7 @@ async fn an_inspection_is_recorded_against_a_feature_of_another_layer() {
 #[tokio::test]
 async fn part_4_is_declared_and_documented_for_those_who_may_write() {
     let t = town();
-    let (status, _, body) = t.send(Method::GET, "/conformance", None, &[], vec![]).await;
+    let (status, _, body) = t.get_as("/conformance", None).await.into_parts();
     assert_eq!(status, StatusCode::OK);
     let classes = doc(&body)["conformsTo"].clone();
     for c in [
@@ -604,7 +604,8 @@ async fn part_4_is_declared_and_documented_for_those_who_may_write() {
         async move {
             let (status, _, body) = t
                 .send(Method::GET, "/api", token.as_deref(), &[], vec![])
-                .await;
+                .await
+                .into_parts();
             assert_eq!(status, StatusCode::OK, "{body}");
             common::assert_valid_openapi(&body);
             doc(&body)
@@ -620,7 +621,7 @@ async fn part_4_is_declared_and_documented_for_those_who_may_write() {
     let item = "/collections/damage-reports/items/{featureId}";
 
     // A disaster-office clerk creates, changes and deletes reports.
-    let sato = api(Some(t.sato.clone())).await;
+    let sato = api(Some(t.token("sato").to_string())).await;
     assert_eq!(ops(&sato, items), ["get", "post"]);
     assert_eq!(ops(&sato, item), ["get", "put", "patch", "delete"]);
     let schema =
@@ -657,7 +658,7 @@ async fn part_4_is_declared_and_documented_for_those_who_may_write() {
     assert!(sato["paths"]["/collections/damage-reports/changes"]["get"].is_object());
 
     // A water engineer changes reports but may not delete them; records inspections.
-    let mizuno = api(Some(t.mizuno.clone())).await;
+    let mizuno = api(Some(t.token("mizuno").to_string())).await;
     assert_eq!(ops(&mizuno, item), ["get", "put", "patch"]);
     assert_eq!(
         ops(&mizuno, "/collections/inspections/items"),
@@ -690,7 +691,7 @@ async fn part_4_is_declared_and_documented_for_those_who_may_write() {
 async fn a_public_view_tags_what_it_shows_and_nothing_else() {
     let t = town();
     let fid = t
-        .create_report(&t.sato, "公園", "遊具が壊れている", (139.1, 36.01))
+        .create_report(t.token("sato"), "公園", "遊具が壊れている", (139.1, 36.01))
         .await;
     let public_tag = |public: String| {
         let t = &t;
@@ -703,25 +704,21 @@ async fn a_public_view_tags_what_it_shows_and_nothing_else() {
                     &[("origin", "https://www.town.example.jp")],
                     vec![],
                 )
-                .await;
+                .await
+                .into_parts();
             assert_eq!(status, StatusCode::OK, "{body}");
             let exposed = header_text(&headers, header::ACCESS_CONTROL_EXPOSE_HEADERS);
             assert!(exposed.to_ascii_lowercase().contains("etag"), "{exposed}");
             header_text(&headers, header::ETAG)
         }
     };
-    t.patch_report(&t.sato, fid, 1, json!({"状況": "対応中"}))
+    t.patch_report(t.token("sato"), fid, 1, json!({"状況": "対応中"}))
         .await;
     // The view shows it under an opaque id, not the number that counts every report.
     let (status, _, body) = t
-        .send(
-            Method::GET,
-            "/collections/reports-public/items",
-            None,
-            &[],
-            vec![],
-        )
-        .await;
+        .get_as("/collections/reports-public/items", None)
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK);
     let listed = doc(&body);
     let view_id = listed["features"][0]["id"]
@@ -732,14 +729,9 @@ async fn a_public_view_tags_what_it_shows_and_nothing_else() {
     assert_ne!(view_id, fid.to_string());
     let public = format!("/collections/reports-public/items/{view_id}");
     let (status, _, _) = t
-        .send(
-            Method::GET,
-            &format!("/collections/reports-public/items/{fid}"),
-            None,
-            &[],
-            vec![],
-        )
-        .await;
+        .get_as(&format!("/collections/reports-public/items/{fid}"), None)
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::NOT_FOUND, "the number is no id there");
     let first = public_tag(public.clone()).await;
     assert!(first.starts_with('"') && first.len() > 2, "{first}");
@@ -753,12 +745,13 @@ async fn a_public_view_tags_what_it_shows_and_nothing_else() {
             &[("if-none-match", &first)],
             vec![],
         )
-        .await;
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::NOT_MODIFIED);
 
     // An internal attribute changes: the public representation and its tag do not.
     t.patch_report(
-        &t.sato,
+        t.token("sato"),
         fid,
         2,
         json!({"内容": "遊具が壊れている。子どもがけがをした"}),
@@ -766,8 +759,13 @@ async fn a_public_view_tags_what_it_shows_and_nothing_else() {
     .await;
     assert_eq!(public_tag(public.clone()).await, first);
     // A public attribute changes: a new tag.
-    t.patch_report(&t.sato, fid, 3, json!({"対応内容": "遊具を撤去しました"}))
-        .await;
+    t.patch_report(
+        t.token("sato"),
+        fid,
+        3,
+        json!({"対応内容": "遊具を撤去しました"}),
+    )
+    .await;
     assert_ne!(public_tag(public.clone()).await, first);
 }
 
@@ -795,10 +793,10 @@ async fn reports_over_the_hourly_limit_are_refused_and_leave_no_trace() {
         }
     };
     // A burst of a third of the hourly limit passes.
-    let (status, _, body) = send().await;
+    let (status, _, body) = send().await.into_parts();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let before = t.state();
-    let (status, headers, body) = send().await;
+    let (status, headers, body) = send().await.into_parts();
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     let wait: u64 = header_text(&headers, header::RETRY_AFTER)
         .parse()
@@ -807,7 +805,7 @@ async fn reports_over_the_hourly_limit_are_refused_and_leave_no_trace() {
     assert!(description(&body).contains("too many reports"), "{body}");
     assert_eq!(t.state(), before);
     // Reading is not limited by it.
-    let (status, _, _) = t.send(Method::GET, "/reports", None, &[], vec![]).await;
+    let (status, _, _) = t.get_as("/reports", None).await.into_parts();
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -818,7 +816,7 @@ async fn reports_over_the_hourly_limit_are_refused_and_leave_no_trace() {
 async fn requests_the_extractors_refuse_get_the_ogc_error_document() {
     let t = town();
     let fid = t
-        .create_report(&t.sato, "道路損傷", "写真の前", (139.1, 36.01))
+        .create_report(t.token("sato"), "道路損傷", "写真の前", (139.1, 36.01))
         .await;
     let photos = format!("/collections/damage-reports/items/{fid}/photos");
     let big = vec![b' '; 2 << 20];
@@ -826,8 +824,8 @@ async fn requests_the_extractors_refuse_get_the_ogc_error_document() {
         "{{\"username\":\"sato\",\"password\":\"{}\"}}",
         "x".repeat(20 << 10)
     );
-    let kanri = Some(t.kanri.as_str());
-    let sato = Some(t.sato.as_str());
+    let kanri = Some(t.token("kanri"));
+    let sato = Some(t.token("sato"));
     let json_type = [("content-type", "application/json")];
     type Case<'a> = (
         Method,
@@ -973,7 +971,10 @@ async fn requests_the_extractors_refuse_get_the_ogc_error_document() {
     ];
     for (method, uri, token, headers, body, want, code, message) in cases {
         let what = format!("{method} {uri}");
-        let (status, h, text) = t.send(method, &uri, token, &headers, body).await;
+        let (status, h, text) = t
+            .send(method, &uri, token, &headers, body)
+            .await
+            .into_parts();
         assert_eq!(status, want, "{what}: {text}");
         assert_eq!(
             header_text(&h, header::CONTENT_TYPE),

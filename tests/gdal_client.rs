@@ -3,68 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 mod common;
 
-/// A running server, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    _store: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let store = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_machimap"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .env("MACHIMAP_STORE", store.path().join("store.sqlite"))
-            .env("MACHIMAP_EDITS", store.path().join("edits.gpkg"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .unwrap();
-            if let Some(u) = line.strip_prefix("machimap listening on ") {
-                break u.trim().to_string();
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            url,
-            _store: store,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn store(&self) -> PathBuf {
-        self._store.path().join("store.sqlite")
-    }
-
-    fn addr(&self) -> &str {
-        self.url.trim_start_matches("http://")
-    }
-}
+use common::server::{Server, fixture_town, sample_data, user_add};
 
 fn gdal(tool: &str, args: &[&str]) -> String {
     let out = Command::new(tool).args(args).output().unwrap_or_else(|e| {
@@ -79,14 +22,13 @@ fn gdal(tool: &str, args: &[&str]) -> String {
     stdout
 }
 
-fn fixture_town() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/town")
-}
-
 #[test]
 fn gdal_lists_public_layers_only() {
-    let server = Server::start(&fixture_town());
-    let out = gdal("ogrinfo", &["-ro", "-q", &format!("OAPIF:{}/", server.url)]);
+    let server = Server::builder().data(&fixture_town()).start();
+    let out = gdal(
+        "ogrinfo",
+        &["-ro", "-q", &format!("OAPIF:{}/", server.url())],
+    );
     for id in ["zoning", "roads", "shelters"] {
         assert!(out.contains(id), "GDAL does not list {id}: {out}");
     }
@@ -98,8 +40,8 @@ fn gdal_lists_public_layers_only() {
 
 #[test]
 fn gdal_reads_features_attributes_and_counts() {
-    let server = Server::start(&fixture_town());
-    let ds = format!("OAPIF:{}/", server.url);
+    let server = Server::builder().data(&fixture_town()).start();
+    let ds = format!("OAPIF:{}/", server.url());
     let summary = gdal("ogrinfo", &["-ro", "-so", &ds, "zoning"]);
     assert!(summary.contains("Feature Count: 3"), "{summary}");
     let json = gdal("ogr2ogr", &["-f", "GeoJSON", "/vsistdout/", &ds, "zoning"]);
@@ -123,9 +65,9 @@ fn gdal_reads_features_attributes_and_counts() {
 #[test]
 fn gdal_pages_through_the_whole_sample_layer() {
     // The sample town has layers larger than one page; GDAL follows the next links.
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    let server = Server::start(&data);
-    let ds = format!("OAPIF:{}/", server.url);
+    let data = sample_data();
+    let server = Server::builder().data(&data).start();
+    let ds = format!("OAPIF:{}/", server.url());
     let source = gdal(
         "ogrinfo",
         &[
@@ -174,36 +116,24 @@ fn gdal_pages_through_the_whole_sample_layer() {
 /// the restricted layer is in the audit log.
 #[test]
 fn gdal_with_a_staff_token_reads_the_internal_map() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    let server = Server::start(&data);
-    let mut add = Command::new(env!("CARGO_BIN_EXE_machimap"))
-        .args(["user", "add", "fukushi", "--department", "福祉課"])
-        .args(["--roles", "staff,welfare", "--password-stdin"])
-        .env("MACHIMAP_STORE", server.store())
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all("福祉課の長い長いパスワードです\n".as_bytes())
-        .unwrap();
-    assert!(add.wait().unwrap().success());
-    let body =
-        serde_json::json!({"username": "fukushi", "password": "福祉課の長い長いパスワードです"});
-    let (status, login) = common::http(
-        server.addr(),
-        "POST",
-        "/auth/login",
-        &[("Content-Type", "application/json")],
-        &body.to_string(),
+    let data = sample_data();
+    let server = Server::builder().data(&data).start();
+    let add = user_add(
+        &server.var,
+        &[
+            "fukushi",
+            "--department",
+            "福祉課",
+            "--roles",
+            "staff,welfare",
+        ],
+        "福祉課の長い長いパスワードです",
     );
-    assert_eq!(status, 200, "{login}");
-    let login: serde_json::Value = serde_json::from_str(&login).unwrap();
-    let header = format!("Authorization: Bearer {}", login["token"].as_str().unwrap());
+    assert!(add.status.success());
+    let token = server.login_with("fukushi", "福祉課の長い長いパスワードです");
+    let header = format!("Authorization: Bearer {token}");
 
-    let ds = format!("OAPIF:{}/", server.url);
+    let ds = format!("OAPIF:{}/", server.url());
     let with_token = ["--config", "GDAL_HTTP_HEADERS", header.as_str()];
     let anon = gdal("ogrinfo", &["-ro", "-q", &ds]);
     let staff = gdal("ogrinfo", &[&with_token[..], &["-ro", "-q", &ds]].concat());
@@ -248,9 +178,9 @@ fn gdal_with_a_staff_token_reads_the_internal_map() {
         .collect();
     assert_eq!(ids, expected);
 
-    let log = Command::new(env!("CARGO_BIN_EXE_machimap"))
+    let log = server
+        .command()
         .args(["audit", "--actor", "fukushi", "--limit", "1000"])
-        .env("MACHIMAP_STORE", server.store())
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&log.stdout);

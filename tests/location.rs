@@ -13,17 +13,11 @@
 //!
 //! The server is driven in-process with `tower::ServiceExt::oneshot`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use machimap::access::{Catalog, LiveCatalog};
-use machimap::auth::{Actor, Clock};
-use machimap::config::{CatalogConfig, SecurityConfig};
-use machimap::http::{AppState, router};
+use axum::http::{Method, StatusCode};
 use machimap::policy::Audience;
-use machimap::store::Store;
+use machimap::config::CatalogConfig;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
@@ -31,9 +25,10 @@ use unicode_normalization::UnicodeNormalization;
 
 mod common;
 use common::brute::{Brute, Shape, shape, vincenty};
-use common::sample::{self, header_text};
+use common::geojson::id_text;
+use common::town::Town;
+use common::{Response, uri};
 
-const HOST: &str = "machimap.test";
 const STAFF: &str = "suidou1";
 const PASSWORD: &str = "long enough password";
 
@@ -45,107 +40,43 @@ const PASSWORD: &str = "long enough password";
 const TOL: f64 = 0.05;
 
 struct Fixture {
-    app: Router,
+    town: Town,
     config: CatalogConfig,
-    staff_token: String,
 }
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-        let config = CatalogConfig::load(&dir).unwrap_or_else(|e| panic!("catalog.toml: {e}"));
-        let (catalog, _) = Catalog::load(&dir)
-            .unwrap_or_else(|e| panic!("the sample does not load:\n{}", e.lines().join("\n")));
-        let security = SecurityConfig {
-            public_requests_per_minute: 0,
-            ..SecurityConfig::default()
-        };
-        let store = Arc::new(Store::in_memory().expect("store"));
-        let state = AppState::with_settings(
-            Arc::new(LiveCatalog::new(catalog)),
-            store,
-            security,
-            Clock::System,
-        )
-        .expect("state");
-        let cli = Actor {
-            name: "test",
-            client: "test",
-        };
-        let roles = vec!["staff".to_string(), "water".to_string()];
-        state
-            .auth
-            .add_user(cli, STAFF, "水道課", &roles, PASSWORD)
-            .expect("add user");
-        let staff_token = state
-            .auth
-            .login(STAFF, PASSWORD, "test")
-            .expect("sign in")
-            .token;
+        let town = Town::builder()
+            .user_with(STAFF, "水道課", &["staff", "water"], PASSWORD, true)
+            .build();
         Fixture {
-            app: router(state),
-            config,
-            staff_token,
+            config: town.config(),
+            town,
         }
     })
 }
 
-struct Resp {
-    status: StatusCode,
-    content_type: String,
-    body: String,
-}
-
-impl Resp {
-    fn json(&self) -> Json {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-}
-
-async fn send(uri: &str, token: Option<&str>) -> Resp {
-    let mut req = Request::builder().uri(uri).header(header::HOST, HOST);
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let req = req.body(Body::empty()).expect("request");
-    let (status, headers, body) = sample::exchange(&fixture().app, req).await;
-    Resp {
-        status,
-        content_type: header_text(&headers, header::CONTENT_TYPE),
-        body,
-    }
+async fn send(uri: &str, token: Option<&str>) -> Response {
+    fixture()
+        .town
+        .send(Method::GET, uri, token, &[], vec![])
+        .await
 }
 
 /// Anonymous GET.
-async fn get(uri: &str) -> Resp {
+async fn get(uri: &str) -> Response {
     send(uri, None).await
 }
 
 /// GET as the water department's staff member.
-async fn get_staff(uri: &str) -> Resp {
-    send(uri, Some(&fixture().staff_token)).await
+async fn get_staff(uri: &str) -> Response {
+    send(uri, Some(fixture().town.token(STAFF))).await
 }
 
-fn uri(path: &str, params: &[(&str, &str)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        s.append_pair(k, v);
-    }
-    format!("{path}?{}", s.finish())
-}
-
-fn ok_json(r: &Resp, what: &str) -> Json {
+fn ok_json(r: &Response, what: &str) -> Json {
     assert_eq!(r.status, StatusCode::OK, "{what}: {}", r.body);
     r.json()
-}
-
-/// A feature id as text.
-fn id_text(v: &Json) -> String {
-    match v {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -421,7 +352,7 @@ async fn the_location_report_tells_what_is_at_each_place() {
         let u = uri("/location", &[("lon", place.lon), ("lat", place.lat)]);
         let r = get(&u).await;
         let doc = ok_json(&r, &u);
-        assert_eq!(r.content_type, "application/json");
+        assert_eq!(r.content_type(), "application/json");
         assert_eq!(doc["lon"].to_string(), place.lon);
         assert_eq!(doc["lat"].to_string(), place.lat);
         let sections = doc["sections"].as_array().expect("sections");
@@ -494,9 +425,9 @@ async fn the_location_report_tells_what_is_at_each_place() {
         .await;
         assert_eq!(h.status, StatusCode::OK);
         assert!(
-            h.content_type.starts_with("text/html"),
+            h.content_type().starts_with("text/html"),
             "{}",
-            h.content_type
+            h.content_type()
         );
         for (_, title, _, _) in PUBLIC_SECTIONS {
             assert!(h.body.contains(title), "{}: HTML lacks {title}", place.what);
@@ -628,14 +559,7 @@ async fn layer_features(layer: &str) -> (Vec<String>, Vec<Shape>) {
 #[tokio::test]
 async fn nearest_matches_a_brute_force() {
     let mut rng = StdRng::seed_from_u64(20_260_401);
-    let layers = [
-        "zoning",
-        "roads",
-        "flood-zones",
-        "landslide-zones",
-        "shelters",
-        "hiking-courses",
-    ];
+    let layers = common::sample::PUBLIC_LAYERS;
     let mut checked = 0;
     for layer in layers {
         let (ids, shapes) = layer_features(layer).await;
@@ -696,7 +620,7 @@ async fn nearest_matches_a_brute_force() {
             s.extend_pairs(&params);
             let u = format!("/collections/{layer}/nearest?{}", s.finish());
             let r = get(&u).await;
-            assert_eq!(r.content_type, "application/geo+json", "{u}");
+            assert_eq!(r.content_type(), "application/geo+json", "{u}");
             let doc = ok_json(&r, &u);
             let feats = doc["features"].as_array().expect("features");
             assert_eq!(doc["numberReturned"], feats.len(), "{u}");
@@ -979,7 +903,7 @@ fn brute_search(all: &[Searchable], q: &str) -> Vec<(String, String, &'static st
 async fn search(params: &[(&str, &str)]) -> Json {
     let u = uri("/search", params);
     let r = get(&u).await;
-    assert_eq!(r.content_type, "application/geo+json", "{u}");
+    assert_eq!(r.content_type(), "application/geo+json", "{u}");
     ok_json(&r, &u)
 }
 

@@ -5,78 +5,30 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use machimap::access::{Catalog, LiveCatalog};
-use machimap::auth::Clock;
-use machimap::config::SecurityConfig;
-use machimap::http::{AppState, router};
-use machimap::store::Store;
+use axum::http::StatusCode;
 use serde_json::Value as Json;
-use tower::ServiceExt;
 
-fn town() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/town")
+use common::Response;
+use common::server::fixture_town as town;
+use common::town::Town;
+
+/// The fixture town in process (many requests from one "client": the public rate limit is
+/// tested elsewhere).
+fn app() -> Town {
+    Town::builder().data(&town()).build()
 }
 
-fn app() -> Router {
-    static CATALOG: OnceLock<Arc<LiveCatalog>> = OnceLock::new();
-    let live = CATALOG.get_or_init(|| {
-        let (c, _) = Catalog::load(&town()).unwrap_or_else(|e| panic!("{:?}", e.lines()));
-        Arc::new(LiveCatalog::new(c))
-    });
-    // Many requests from one in-process "client": the public rate limit is tested elsewhere.
-    let security = SecurityConfig {
-        public_requests_per_minute: 0,
-        ..SecurityConfig::default()
-    };
-    let store = Arc::new(Store::in_memory().expect("store"));
-    router(
-        AppState::with_settings(Arc::clone(live), store, security, Clock::System).expect("state"),
-    )
-}
-
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Json {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-async fn get(path: &str) -> Reply {
+async fn get(path: &str) -> Response {
     get_accepting(path, "application/json").await
 }
 
-async fn get_accepting(path: &str, accept: &str) -> Reply {
-    let req = Request::get(path)
-        .header(header::HOST, "test.local")
-        .header(header::ACCEPT, accept)
-        .body(Body::empty())
-        .unwrap();
-    let res = app().oneshot(req).await.unwrap();
-    let status = res.status();
-    let content_type = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        content_type,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-    }
+async fn get_accepting(path: &str, accept: &str) -> Response {
+    app()
+        .get(path, &[("host", "test.local"), ("accept", accept)])
+        .await
 }
 
 fn rels(doc: &Json) -> Vec<String> {
@@ -92,7 +44,7 @@ fn rels(doc: &Json) -> Vec<String> {
 async fn landing_page_links_the_api_conformance_and_data() {
     let r = get("/").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.content_type, "application/json");
+    assert_eq!(r.content_type(), "application/json");
     let doc = r.json();
     assert_eq!(doc["title"], "テスト町");
     for rel in ["self", "alternate", "service-desc", "conformance", "data"] {
@@ -135,10 +87,10 @@ async fn openapi_document_is_valid_and_shows_only_public_things() {
     let r = get("/api").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
-        r.content_type
+        r.content_type()
             .starts_with("application/vnd.oai.openapi+json"),
         "{}",
-        r.content_type
+        r.content_type()
     );
     common::assert_valid_openapi(&r.body);
     let doc = r.json();
@@ -253,7 +205,7 @@ async fn collections_carry_extents_that_match_gdal() {
 #[tokio::test]
 async fn queryables_are_a_json_schema_of_visible_attributes() {
     let r = get("/collections/shelters/queryables").await;
-    assert_eq!(r.content_type, "application/schema+json");
+    assert_eq!(r.content_type(), "application/schema+json");
     let doc = r.json();
     assert_eq!(doc["type"], "object");
     assert_eq!(doc["properties"]["想定収容人数"]["type"], "integer");
@@ -279,9 +231,9 @@ async fn html_pages_for_people() {
         let r = get(path).await;
         assert_eq!(r.status, StatusCode::OK, "{path}");
         assert!(
-            r.content_type.starts_with("text/html"),
+            r.content_type().starts_with("text/html"),
             "{path}: {}",
-            r.content_type
+            r.content_type()
         );
         assert!(r.body.starts_with("<!DOCTYPE html>"), "{path}");
     }
@@ -296,25 +248,25 @@ async fn browsers_get_html_and_f_overrides_accept() {
     let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
     let r = get_accepting("/collections/zoning/items", browser).await;
     assert!(
-        r.content_type.starts_with("text/html"),
+        r.content_type().starts_with("text/html"),
         "{}",
-        r.content_type
+        r.content_type()
     );
     let r = get_accepting("/collections/zoning/items?f=json", browser).await;
-    assert_eq!(r.content_type, "application/geo+json");
+    assert_eq!(r.content_type(), "application/geo+json");
     let r = get_accepting("/collections", "*/*").await;
-    assert_eq!(r.content_type, "application/json");
+    assert_eq!(r.content_type(), "application/json");
     // A browser gets a page linking the JSON definition; clients asking JSON get the document.
     let r = get_accepting("/api", browser).await;
     assert!(
-        r.content_type.starts_with("text/html"),
+        r.content_type().starts_with("text/html"),
         "{}",
-        r.content_type
+        r.content_type()
     );
     assert!(r.body.contains("/api?f=json") && r.body.contains("/collections/zoning/items"));
     let r = get_accepting("/api", "application/vnd.oai.openapi+json;version=3.0").await;
     assert!(
-        r.content_type
+        r.content_type()
             .starts_with("application/vnd.oai.openapi+json")
     );
 }
@@ -344,7 +296,7 @@ async fn metadata_errors_are_json_and_name_the_parameter() {
 async fn an_item_has_its_links_and_only_visible_properties() {
     let r = get("/collections/roads/items/1-001").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.content_type, "application/geo+json");
+    assert_eq!(r.content_type(), "application/geo+json");
     let f = r.json();
     assert_eq!(f["id"], "1-001");
     assert_eq!(f["properties"]["路線名"], "中央通り線");
@@ -360,17 +312,13 @@ async fn an_item_has_its_links_and_only_visible_properties() {
 async fn responses_are_compressed_when_the_client_accepts_it() {
     let path = "/collections/zoning/items?limit=100";
     let plain = get(path).await.json();
-    let req = Request::get(path)
-        .header(header::HOST, "test.local")
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .body(Body::empty())
-        .unwrap();
-    let res = app().oneshot(req).await.unwrap();
-    assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
-    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/geo+json");
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let res = app()
+        .get(path, &[("host", "test.local"), ("accept-encoding", "gzip")])
+        .await;
+    assert_eq!(res.header("content-encoding"), Some("gzip"));
+    assert_eq!(res.content_type(), "application/geo+json");
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&res.bytes[..]), &mut text)
         .unwrap();
     let mut unzipped: Json = serde_json::from_str(&text).unwrap();
     let mut plain = plain;
@@ -435,7 +383,7 @@ async fn openapi_document_says_what_the_server_takes_and_answers() {
     ] {
         let r = get(&format!("{path}?f=html")).await;
         assert_eq!(r.status, StatusCode::OK, "{path}");
-        assert!(r.content_type.starts_with("text/html"), "{path}");
+        assert!(r.content_type().starts_with("text/html"), "{path}");
         assert!(
             op(path, "get")["responses"]["200"]["content"]["text/html"].is_object(),
             "{path} does not document its HTML answer"

@@ -9,6 +9,8 @@ use axum::http::StatusCode;
 use serde_json::Value as Json;
 
 mod common;
+use common::Response;
+use common::brute::box_meets_parts;
 use common::geojson::{Parts, coords, feature_ids, id_text, parts};
 use common::gsi::{ORIGINS, gsi_forward};
 use common::{items_uri, sample};
@@ -24,28 +26,8 @@ fn epsg(code: u32) -> String {
     format!("http://www.opengis.net/def/crs/EPSG/0/{code}")
 }
 
-struct Resp {
-    status: StatusCode,
-    content_crs: Option<String>,
-    body: String,
-}
-
-impl Resp {
-    fn json(&self) -> Json {
-        serde_json::from_str(&self.body).expect("JSON body")
-    }
-}
-
-async fn get(uri: &str) -> Resp {
-    let (status, headers, body) = sample::get(uri).await;
-    Resp {
-        status,
-        content_crs: headers
-            .get("content-crs")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        body,
-    }
+async fn get(uri: &str) -> Response {
+    sample::get(uri).await
 }
 
 /// Every feature of `layer` (id → geometry) in `crs`, with the Content-Crs header checked.
@@ -53,7 +35,7 @@ async fn features(layer: &str, crs: &str) -> BTreeMap<String, Json> {
     let r = get(&items_uri(layer, &[("limit", "10000"), ("crs", crs)])).await;
     assert_eq!(r.status, StatusCode::OK, "{layer} in {crs}: {}", r.body);
     assert_eq!(
-        r.content_crs.as_deref(),
+        r.header("content-crs"),
         Some(format!("<{crs}>").as_str()),
         "{layer}: Content-Crs"
     );
@@ -141,7 +123,10 @@ async fn every_plane_zone_matches_the_gsi_formula_northing_first() {
     ))
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.content_crs, Some(format!("<{}>", epsg(6677))));
+    assert_eq!(
+        r.header("content-crs").map(str::to_string),
+        Some(format!("<{}>", epsg(6677)))
+    );
     let mut ll = Vec::new();
     coords(g, &mut ll);
     let mut xy = Vec::new();
@@ -228,63 +213,10 @@ impl PlaneBox {
             y1: self.y1 + d,
         }
     }
-    fn contains(&self, p: [f64; 2]) -> bool {
-        (self.x0..=self.x1).contains(&p[0]) && (self.y0..=self.y1).contains(&p[1])
-    }
-    fn corners(&self) -> [[f64; 2]; 4] {
-        [
-            [self.x0, self.y0],
-            [self.x1, self.y0],
-            [self.x1, self.y1],
-            [self.x0, self.y1],
-        ]
-    }
 }
 
-fn segments_cross(a: [f64; 2], b: [f64; 2], c: [f64; 2], d: [f64; 2]) -> bool {
-    let orient = |p: [f64; 2], q: [f64; 2], r: [f64; 2]| {
-        ((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])).signum()
-    };
-    orient(a, b, c) * orient(a, b, d) <= 0.0 && orient(c, d, a) * orient(c, d, b) <= 0.0
-}
-
-fn inside_rings(p: [f64; 2], rings: &[&Vec<[f64; 2]>]) -> bool {
-    let mut inside = false;
-    for ring in rings {
-        for w in ring.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            if (a[1] > p[1]) != (b[1] > p[1])
-                && p[0] < a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0])
-            {
-                inside = !inside;
-            }
-        }
-    }
-    inside
-}
-
-/// Brute force in metres: whether a geometry (its parts projected by the GSI formula) touches
-/// the box. Polygons are tested with all their rings together (even-odd), which is exact for
-/// the single polygons and disjoint multipolygons of the sample.
 fn plane_hits(parts: &Parts, bx: &PlaneBox) -> bool {
-    let corners = bx.corners();
-    let edges: Vec<([f64; 2], [f64; 2])> =
-        (0..4).map(|i| (corners[i], corners[(i + 1) % 4])).collect();
-    for (path, _) in parts {
-        if path.iter().any(|p| bx.contains(*p)) {
-            return true;
-        }
-        for w in path.windows(2) {
-            if edges
-                .iter()
-                .any(|(c, d)| segments_cross(w[0], w[1], *c, *d))
-            {
-                return true;
-            }
-        }
-    }
-    let rings: Vec<&Vec<[f64; 2]>> = parts.iter().filter(|(_, r)| *r).map(|(p, _)| p).collect();
-    !rings.is_empty() && inside_rings(corners[0], &rings)
+    box_meets_parts(parts, &[bx.x0, bx.y0, bx.x1, bx.y1])
 }
 
 /// Boxes given in EPSG:6677 (northing first) select, in both the CRS84 and the EPSG:6677

@@ -9,27 +9,25 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use machimap::access::View;
-use machimap::access::{Catalog, LayerReport, LiveCatalog};
-use machimap::auth::Clock;
-use machimap::config::SecurityConfig;
-use machimap::config::{CatalogConfig, LayerConfig, SourceConfig, SourceFormat};
-use machimap::http::{AppState, router};
-use machimap::model::AttrType;
 use machimap::policy::{Audience, Principal};
+use machimap::access::LayerReport;
+use machimap::config::{CatalogConfig, LayerConfig, SourceConfig, SourceFormat};
+use machimap::model::AttrType;
 use machimap::query::{self, Format, ItemsQuery};
-use machimap::store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value as Json};
 
 mod common;
-use common::{items_uri, sample};
+use common::brute::in_rings;
+use common::response::excerpt;
+use common::server::sample_data;
+use common::town::Town;
+use common::{Response, items_uri};
 
 /// Host header sent with every request; links must come back on it.
 const HOST: &str = "machimap.test";
@@ -38,14 +36,7 @@ const HOST: &str = "machimap.test";
 const EPS: f64 = 1e-6;
 
 /// The layers an anonymous caller sees, and the ones that must not exist for them.
-const PUBLIC: [&str; 6] = [
-    "zoning",
-    "roads",
-    "flood-zones",
-    "landslide-zones",
-    "shelters",
-    "hiking-courses",
-];
+const PUBLIC: [&str; 6] = common::sample::PUBLIC_LAYERS;
 const INTERNAL: [&str; 4] = [
     "water-mains",
     "water-valves",
@@ -60,7 +51,7 @@ const HIDDEN: [(&str, &str); 2] = [("roads", "補修予定年度"), ("shelters",
 // ---------------------------------------------------------------------------------------------
 
 struct Fixture {
-    app: Router,
+    town: Town,
     /// The same catalog as seen by staff holding every role: the internal layers' queries.
     staff: View,
     config: CatalogConfig,
@@ -96,20 +87,17 @@ fn hidden_attrs(l: &LayerConfig) -> Vec<String> {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+        let dir = sample_data();
         assert!(
             dir.join("catalog.toml").is_file(),
             "no sample data in {}: generate it with `machimap sample` first",
             dir.display()
         );
-        let config = CatalogConfig::load(&dir).unwrap_or_else(|e| panic!("catalog.toml: {e}"));
-        let (catalog, reports) = Catalog::load(&dir).unwrap_or_else(|e| {
-            panic!(
-                "the sample catalog does not load:\n{}",
-                e.lines().join("\n")
-            )
-        });
-        let live = Arc::new(LiveCatalog::new(catalog));
+        // Thousands of requests from one in-process "client": the public rate limit is
+        // tested on its own.
+        let town = Town::builder().build();
+        let config = town.config();
+        let reports = town.reports.clone();
         let roles = config
             .layers
             .iter()
@@ -120,22 +108,13 @@ fn fixture() -> &'static Fixture {
             .flatten()
             .collect();
         let staff = View::new(
-            live.snapshot(),
+            town.state.catalog.snapshot(),
             Principal::Staff {
                 user: "tester".into(),
                 department: "情報政策課".into(),
                 roles,
             },
         );
-        // Thousands of requests from one in-process "client": the public rate limit is
-        // tested on its own.
-        let security = SecurityConfig {
-            public_requests_per_minute: 0,
-            ..SecurityConfig::default()
-        };
-        let store = Arc::new(Store::in_memory().expect("store"));
-        let app =
-            router(AppState::with_settings(live, store, security, Clock::System).expect("state"));
         let mut forbidden: Vec<String> = config
             .layers
             .iter()
@@ -158,7 +137,7 @@ fn fixture() -> &'static Fixture {
             );
         }
         Fixture {
-            app,
+            town,
             staff,
             config,
             reports,
@@ -175,37 +154,6 @@ fn layer_config(id: &str) -> &'static LayerConfig {
         .iter()
         .find(|l| l.id == id)
         .unwrap_or_else(|| panic!("catalog.toml has no layer {id:?}"))
-}
-
-struct Resp {
-    status: StatusCode,
-    content_type: String,
-    body: String,
-}
-
-impl Resp {
-    fn json(&self) -> Json {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", excerpt(&self.body, "")))
-    }
-}
-
-/// The first few hundred characters of `body` around `needle` (or from the start).
-fn excerpt(body: &str, needle: &str) -> String {
-    let at = if needle.is_empty() {
-        0
-    } else {
-        body.find(needle).unwrap_or(0)
-    };
-    let mut start = at.saturating_sub(150);
-    while !body.is_char_boundary(start) {
-        start -= 1;
-    }
-    let mut end = (at + 250).min(body.len());
-    while !body.is_char_boundary(end) {
-        end += 1;
-    }
-    body[start..end].to_string()
 }
 
 /// The request as text with percent-escapes decoded, to see which names the caller wrote.
@@ -226,7 +174,7 @@ fn decoded_request(uri: &str) -> String {
 
 /// GETs `uri` (a path with query) from the in-process server. Fails when the body mentions an
 /// internal layer or a hidden attribute that the request itself did not name.
-async fn get(uri: &str) -> Resp {
+async fn get(uri: &str) -> Response {
     let r = fetch(uri).await;
     let asked = decoded_request(uri);
     for name in &fixture().forbidden {
@@ -242,19 +190,8 @@ async fn get(uri: &str) -> Resp {
 }
 
 /// GETs `uri` without looking at what the body says.
-async fn fetch(uri: &str) -> Resp {
-    let f = fixture();
-    let req = Request::builder()
-        .uri(uri)
-        .header(header::HOST, HOST)
-        .body(Body::empty())
-        .expect("valid request");
-    let (status, headers, body) = sample::exchange(&f.app, req).await;
-    Resp {
-        status,
-        content_type: sample::header_text(&headers, header::CONTENT_TYPE),
-        body,
-    }
+async fn fetch(uri: &str) -> Response {
+    fixture().town.get(uri, &[]).await
 }
 
 /// `/collections/{layer}/items/{id}` with the id percent-encoded as a path segment.
@@ -324,9 +261,9 @@ async fn walk(first: &str) -> Walk {
         let r = get(&uri).await;
         assert_eq!(r.status, StatusCode::OK, "GET {uri}: {}", r.body);
         assert!(
-            r.content_type.starts_with("application/geo+json"),
+            r.content_type().starts_with("application/geo+json"),
             "GET {uri}: content type {:?}",
-            r.content_type
+            r.content_type()
         );
         let doc = r.json();
         let matched = doc["numberMatched"]
@@ -582,23 +519,6 @@ fn path_hits(path: &[P], bx: &Bx) -> bool {
     }
 }
 
-/// Even-odd point-in-polygon over all rings of one polygon.
-fn inside_even_odd(p: &P, rings: &[Vec<P>]) -> bool {
-    let mut inside = false;
-    for ring in rings {
-        for w in ring.windows(2) {
-            let ([xa, ya], [xb, yb]) = (w[0], w[1]);
-            if (ya > p[1]) != (yb > p[1]) {
-                let x = xa + (p[1] - ya) / (yb - ya) * (xb - xa);
-                if p[0] < x {
-                    inside = !inside;
-                }
-            }
-        }
-    }
-    inside
-}
-
 /// Box ∩ geometry ≠ ∅: a point in the box, a segment touching it, or the box inside a polygon.
 fn geometry_hits(g: &Geom, bx: &Bx) -> bool {
     if bx.is_empty() {
@@ -608,7 +528,10 @@ fn geometry_hits(g: &Geom, bx: &Bx) -> bool {
         || g.lines.iter().any(|l| path_hits(l, bx))
         || g.polygons.iter().any(|rings| {
             rings.iter().any(|r| path_hits(r, bx))
-                || bx.corners().iter().any(|c| inside_even_odd(c, rings))
+                || bx
+                    .corners()
+                    .iter()
+                    .any(|c| in_rings(*c, rings.iter().map(Vec::as_slice)))
         })
 }
 
@@ -639,11 +562,11 @@ fn touch(f: &RefFeature, bx: &Bx) -> Option<Touch> {
         .any(|l| path_hits(l, bx))
     {
         Some(Touch::EdgeOnly)
-    } else if g
-        .polygons
-        .iter()
-        .any(|rings| bx.corners().iter().any(|c| inside_even_odd(c, rings)))
-    {
+    } else if g.polygons.iter().any(|rings| {
+        bx.corners()
+            .iter()
+            .any(|c| in_rings(*c, rings.iter().map(Vec::as_slice)))
+    }) {
         Some(Touch::Inside)
     } else {
         Some(Touch::EnvelopeOnly)
@@ -1620,9 +1543,9 @@ async fn assert_bad_request(uri: &str, param: &str) {
     let r = get(uri).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "GET {uri}: {}", r.body);
     assert!(
-        r.content_type.starts_with("application/json"),
+        r.content_type().starts_with("application/json"),
         "GET {uri}: error content type {:?}",
-        r.content_type
+        r.content_type()
     );
     let doc = r.json();
     assert!(
@@ -2080,7 +2003,7 @@ async fn items_are_well_formed_geojson() {
         let uri = format!("/collections/{id}/items");
         let r = get(&uri).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        assert_eq!(r.content_type, "application/geo+json", "GET {uri}");
+        assert_eq!(r.content_type(), "application/geo+json", "GET {uri}");
         let doc = r.json();
         assert_eq!(doc["type"], "FeatureCollection");
         assert!(
@@ -2169,7 +2092,7 @@ async fn items_are_well_formed_geojson() {
         let uri = item_uri(id, &first);
         let r = get(&uri).await;
         assert_eq!(r.status, StatusCode::OK, "GET {uri}: {}", r.body);
-        assert_eq!(r.content_type, "application/geo+json", "GET {uri}");
+        assert_eq!(r.content_type(), "application/geo+json", "GET {uri}");
         let item = r.json();
         assert_eq!(item["type"], "Feature");
         assert_eq!(id_key(&item["id"]), first);

@@ -15,20 +15,21 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use exif::Tag;
 use image::ImageFormat;
 use serde_json::{Value as Json, json};
 
+use common::Response;
+use common::geojson::id_text;
+use common::multipart::{Part, multipart};
 use common::photo::{
     Gps, assert_no_camera_metadata, camera_exif, contains, decode, dimensions, encode_jpeg,
     encode_png, exif_app1, exif_fields, jpeg_segment, picture, png_chunk, splice_jpeg, splice_png,
 };
-use common::server::{Server, add_user, sample_data};
+use common::server::Server;
 use common::sse::{EventStream, SseEvent};
-use common::{RawResponse, http_bytes};
 
 /// 36°1'12.5" N, 139°6'30.25" E as a phone writes it.
 const JPEG_GPS: Gps = Gps {
@@ -58,28 +59,19 @@ const LAT: f64 = 36.01;
 /// The attributes of the public view `reports-public` (data/catalog.toml).
 const VIEW_ATTRIBUTES: [&str; 5] = ["種別", "状況", "対応内容", "受付日", "更新日"];
 
-/// The server with its stores in a temporary folder and a disaster-office clerk signed in.
-struct Town {
+/// The real server with its stores in a temporary folder and a disaster-office clerk signed
+/// in, with what the report tests ask of it.
+struct Desk {
     server: Server,
-    var: PathBuf,
     /// `Bearer …` of the clerk (roles staff, disaster).
     staff: String,
-    _dir: tempfile::TempDir,
 }
 
-impl Town {
-    fn start() -> Town {
-        let dir = tempfile::tempdir().unwrap();
-        let var = dir.path().to_path_buf();
-        add_user(&var, "sato", "staff,disaster");
-        let server = Server::start(&sample_data(), &var);
+impl Desk {
+    fn start() -> Desk {
+        let server = Server::builder().user("sato", "staff,disaster").start();
         let staff = format!("Bearer {}", server.login("sato"));
-        Town {
-            server,
-            var,
-            staff,
-            _dir: dir,
-        }
+        Desk { server, staff }
     }
 
     fn addr(&self) -> &str {
@@ -93,8 +85,8 @@ impl Town {
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> RawResponse {
-        http_bytes(self.addr(), method, path, headers, body)
+    ) -> Response {
+        self.server.request(method, path, None, headers, body)
     }
 
     /// A request as the clerk.
@@ -104,10 +96,10 @@ impl Town {
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> RawResponse {
+    ) -> Response {
         let mut all = vec![("Authorization", self.staff.as_str())];
         all.extend_from_slice(headers);
-        http_bytes(self.addr(), method, path, &all, body)
+        self.server.request(method, path, None, &all, body)
     }
 
     /// A resident's report sent as JSON, located on the map; returns the answer's document.
@@ -206,7 +198,7 @@ impl Town {
     /// The edit store, opened beside the running server (WAL allows a second reader).
     fn store(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(
-            self.var.join("edits.gpkg"),
+            self.server.var.join("edits.gpkg"),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
         .unwrap()
@@ -269,53 +261,8 @@ impl Town {
     }
 }
 
-/// A feature id as text, whether the document gives it as a number or a string.
-fn id_text(id: &Json) -> String {
-    match id {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// One part of a multipart/form-data body.
-enum Part<'a> {
-    Text(&'a str, &'a str),
-    /// name, file name, content type, bytes
-    File(&'a str, &'a str, &'a str, &'a [u8]),
-}
-
-/// A multipart/form-data body (RFC 7578) and its Content-Type.
-fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
-    let boundary = "----machimap-test-7d3f0a9c2b";
-    let mut body = Vec::new();
-    for part in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match part {
-            Part::Text(name, value) => {
-                body.extend_from_slice(
-                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}")
-                        .as_bytes(),
-                );
-            }
-            Part::File(name, file, content_type, bytes) => {
-                body.extend_from_slice(
-                    format!(
-                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\n\
-                         Content-Type: {content_type}\r\n\r\n"
-                    )
-                    .as_bytes(),
-                );
-                body.extend_from_slice(bytes);
-            }
-        }
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 /// `POST /reports` with a multipart form.
-fn post_form(t: &Town, parts: &[Part]) -> RawResponse {
+fn post_form(t: &Desk, parts: &[Part]) -> Response {
     let (content_type, body) = multipart(parts);
     t.anonymous(
         "POST",
@@ -323,16 +270,6 @@ fn post_form(t: &Town, parts: &[Part]) -> RawResponse {
         &[("Content-Type", &content_type)],
         &body,
     )
-}
-
-/// The error document's `description`; panics when the body is not one.
-fn error_description(r: &RawResponse) -> String {
-    let doc = r.json();
-    assert_eq!(doc["status"], r.status, "{doc}");
-    doc["description"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no description: {doc}"))
-        .to_string()
 }
 
 fn assert_close(got: &Json, want: f64, what: &str) {
@@ -352,7 +289,7 @@ fn assert_clean(bytes: &[u8], gps: Gps, format: ImageFormat, size: (u32, u32), w
 /// Sends a report with one photo and no lon/lat: it must be placed where the photo's GPS
 /// says. Returns the report's fid.
 fn report_placed_by_photo(
-    t: &Town,
+    t: &Desk,
     category: &str,
     description: &str,
     photo: Part<'_>,
@@ -377,7 +314,7 @@ fn report_placed_by_photo(
 
 #[test]
 fn stored_and_served_photos_carry_no_exif_gps() {
-    let t = Town::start();
+    let t = Desk::start();
     let img = picture(64, 48);
     // Orientation 6 (rotate 90°), as a phone held upright writes it.
     let jpeg = splice_jpeg(
@@ -428,13 +365,13 @@ fn stored_and_served_photos_carry_no_exif_gps() {
     assert_eq!(served.status, 200, "{}", served.text());
     assert_eq!(served.header("content-type"), Some("image/jpeg"));
     assert_clean(
-        &served.body,
+        &served.bytes,
         JPEG_GPS,
         ImageFormat::Jpeg,
         (64, 48),
         "served to staff",
     );
-    assert_eq!(served.body, stored);
+    assert_eq!(served.bytes, stored);
 
     // (c) What the public view serves: nothing before the report is public and the photo
     // approved, then the same clean bytes.
@@ -464,13 +401,13 @@ fn stored_and_served_photos_carry_no_exif_gps() {
     let served = t.anonymous("GET", &public_photo, &[], b"");
     assert_eq!(served.status, 200, "{}", served.text());
     assert_clean(
-        &served.body,
+        &served.bytes,
         JPEG_GPS,
         ImageFormat::Jpeg,
         (64, 48),
         "served publicly",
     );
-    assert_eq!(served.body, stored);
+    assert_eq!(served.bytes, stored);
 
     // A PNG with the position in an eXIf chunk and again as text in a tEXt chunk.
     let gps_text: &[u8] = b"GPS\0N35.991667 E139.080000 CanaryPngText";
@@ -498,7 +435,7 @@ fn stored_and_served_photos_carry_no_exif_gps() {
     );
     assert_eq!(served.status, 200, "{}", served.text());
     assert_eq!(media_type, "image/png");
-    for (bytes, what) in [(&stored, "stored PNG"), (&served.body, "served PNG")] {
+    for (bytes, what) in [(&stored, "stored PNG"), (&served.bytes, "served PNG")] {
         assert_clean(bytes, PNG_GPS, ImageFormat::Png, (64, 48), what);
         assert!(exif_fields(bytes).is_empty(), "{what}: EXIF left");
         for gone in [&b"eXIf"[..], b"tEXt", b"35.991667", b"CanaryPngText"] {
@@ -546,7 +483,7 @@ fn located_form<'a>(lon: &'a str, lat: &'a str, photos: Vec<Part<'a>>) -> Vec<Pa
 
 #[test]
 fn bad_uploads_get_a_clear_4xx_and_leave_the_store_unchanged() {
-    let t = Town::start();
+    let t = Desk::start();
     // One report already in the store, so counts and largest ids are not all zero.
     t.report("道路損傷", "側溝のふたが割れている");
     let form = t.anonymous("GET", "/reports", &[], b"").json();
@@ -570,7 +507,7 @@ fn bad_uploads_get_a_clear_4xx_and_leave_the_store_unchanged() {
         photos.push(Part::File("photo", "huge.jpg", "image/jpeg", &huge));
         let r = post_form(&t, &located_form(&lon, &lat, photos));
         assert_eq!(r.status, 413, "{}", r.text());
-        let description = error_description(&r);
+        let description = Response::error_description(&r);
         assert!(
             description.contains("limit")
                 && (description.contains(&format!("{mb} MB"))
@@ -584,7 +521,7 @@ fn bad_uploads_get_a_clear_4xx_and_leave_the_store_unchanged() {
     let photo = Part::File("photo", "damage.jpg", "image/jpeg", text.as_bytes());
     let r = post_form(&t, &located_form(&lon, &lat, vec![photo]));
     assert_eq!(r.status, 415, "{}", r.text());
-    let description = error_description(&r);
+    let description = Response::error_description(&r);
     assert!(
         description.contains("JPEG") && description.contains("PNG") && description.contains("text"),
         "does not say it is a text file and not a JPEG or PNG: {description}"
@@ -594,8 +531,13 @@ fn bad_uploads_get_a_clear_4xx_and_leave_the_store_unchanged() {
     let truncated = &good[..good.len() * 2 / 3];
     let photo = Part::File("photo", "IMG_0002.jpg", "image/jpeg", truncated);
     let r = post_form(&t, &located_form(&lon, &lat, vec![photo]));
-    assert!((400..500).contains(&r.status), "{} {}", r.status, r.text());
-    let description = error_description(&r);
+    assert!(
+        (400..500).contains(&r.status.as_u16()),
+        "{} {}",
+        r.status,
+        r.text()
+    );
+    let description = Response::error_description(&r);
     assert!(!description.is_empty());
 
     assert_eq!(t.snapshot(), before, "a refused upload changed the store");
@@ -642,7 +584,7 @@ fn is_feature_saying(description: &str) -> impl Fn(&SseEvent) -> bool + '_ {
 
 #[test]
 fn the_staff_stream_shows_a_report_within_a_second_and_resumes_without_a_gap() {
-    let t = Town::start();
+    let t = Desk::start();
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("filter", "種別 IN ('道路損傷','河川')")
         .append_pair("bbox", "139.03,35.98,139.17,36.06")
@@ -739,7 +681,7 @@ fn the_staff_stream_shows_a_report_within_a_second_and_resumes_without_a_gap() {
 
 #[test]
 fn the_public_stream_says_nothing_of_a_report_until_it_is_public() {
-    let t = Town::start();
+    let t = Desk::start();
     let mut stream = EventStream::open(t.addr(), "/collections/reports-public/changes", &[]);
     let secret = "R1 隣の家の前に不法投棄（山田さん宅）";
     t.report("不法投棄", secret);
@@ -775,7 +717,7 @@ fn the_public_stream_says_nothing_of_a_report_until_it_is_public() {
 }
 
 /// Staff change report `fid`'s `properties` (a merge patch), with its ETag.
-fn staff_patch(t: &Town, fid: &str, properties: Json) {
+fn staff_patch(t: &Desk, fid: &str, properties: Json) {
     let item = format!("/collections/damage-reports/items/{fid}");
     let etag = t.etag_of(fid);
     let patch = json!({ "properties": properties }).to_string();
@@ -793,7 +735,7 @@ fn staff_patch(t: &Town, fid: &str, properties: Json) {
 
 #[test]
 fn the_public_stream_neither_counts_hidden_writes_nor_tells_of_internal_work() {
-    let t = Town::start();
+    let t = Desk::start();
     let public_path = "/collections/reports-public/changes";
     let mut stream = EventStream::open(t.addr(), public_path, &[]);
     let first = "P1 市道に穴";
@@ -880,7 +822,7 @@ fn the_public_stream_neither_counts_hidden_writes_nor_tells_of_internal_work() {
 #[test]
 fn a_broken_chunked_upload_is_a_bad_request_not_a_too_large_one() {
     use std::io::{Read, Write};
-    let t = Town::start();
+    let t = Desk::start();
     let before = t.staff_items()["numberMatched"].clone();
     let send = |content_type: &str, body: &[u8]| {
         let mut s = std::net::TcpStream::connect(t.addr()).unwrap();

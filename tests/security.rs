@@ -22,1272 +22,14 @@
 //! leave one.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
-use machimap::access::{Catalog, LiveCatalog};
-use machimap::audit;
-use machimap::auth::{Actor, Clock};
-use machimap::config::SecurityConfig;
-use machimap::http::{AppState, router};
-use machimap::store::Store;
-use serde_json::{Value as Json, json};
+use axum::http::{Method, StatusCode};
+use serde_json::json;
 
 mod common;
+use common::Response;
+use common::canary::*;
 use common::items_uri as items;
-use common::sample;
-
-const HOST: &str = "machimap.test";
-const PASSWORD: &str = "long enough password";
-
-/// The public layer.
-const PARKS: &str = "parks";
-/// The layer any signed-in staff member may see.
-const INT_LAYER: &str = "cnryintlayer";
-/// The layer only the `welfare` role may see; its reads are audited.
-const ROLE_LAYER: &str = "cnryrolelayer";
-
-/// Attributes of `parks`.
-const PARK_ID: &str = "公園ID";
-const PARK_NAME: &str = "名称";
-const PARK_KIND: &str = "種別";
-const PARK_AREA: &str = "面積";
-/// `parks` attribute for any staff member.
-const PUB_INT_ATTR: &str = "管理メモcnrypubintattr";
-/// `parks` integer attribute for any staff member.
-const PUB_INT_NUM: &str = "cnrypubintnum";
-/// `parks` attribute for the `welfare` role only.
-const PUB_ROLE_ATTR: &str = "連絡先cnrypubroleattr";
-/// A property in the parks file that the catalog does not declare: served to nobody.
-const UNDECLARED: &str = "cnryundeclared";
-const UNDECLARED_VALUE: &str = "cnryundeclval";
-
-/// Attributes of the internal layer.
-const INT_ID: &str = "cnryintidf";
-const INT_ATTR: &str = "cnryintattr";
-/// An attribute of the internal layer for the `welfare` role only.
-const INT_ROLE_ATTR: &str = "cnryintroleattr";
-
-/// Attributes of the `welfare` layer.
-const ROLE_ID: &str = "cnryroleidf";
-const ROLE_NAME: &str = "氏名cnrynameattr";
-const ROLE_LEVEL: &str = "cnrylevelattr";
-
-/// A place in the middle of the fixture town, between the parks and the hidden layers.
-const PLACE: &str = "lon=139.125&lat=36.025";
-
-/// Names that never existed anywhere, to compare hidden names with.
-const NEVER_LAYER: &str = "nolayerhere";
-const NEVER_FID: &str = "nofeaturehere";
-const NEVER_ATTR: &str = "存在しない属性";
-
-/// Park names, all public, each appearing once.
-const PARK_NAMES: [&str; 12] = [
-    "みどり中央公園",
-    "さくら公園",
-    "けやき公園",
-    "ひばり公園",
-    "つつじ公園",
-    "かえで公園",
-    "やまびこ公園",
-    "せせらぎ公園",
-    "しらかば公園",
-    "あおば公園",
-    "こもれび公園",
-    "ほたる公園",
-];
-
-// ---------------------------------------------------------------------------------------------
-// The fixture town
-// ---------------------------------------------------------------------------------------------
-
-/// Coordinates are integers in units of 1e-7 degree, so the brute force is exact and the text
-/// written to the file is exactly what the server writes back (7 decimals at most).
-const UNIT: i64 = 10_000_000;
-
-/// `u` (1e-7 degrees) as the shortest decimal text, as the server writes numbers.
-fn deg(u: i64) -> String {
-    let s = format!("{}.{:07}", u / UNIT, u % UNIT);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Shape {
-    Point(i64, i64),
-    /// west, south, east, north
-    Rect(i64, i64, i64, i64),
-}
-
-impl Shape {
-    fn geojson(&self) -> String {
-        match *self {
-            Shape::Point(x, y) => {
-                format!(
-                    r#"{{"type":"Point","coordinates":[{},{}]}}"#,
-                    deg(x),
-                    deg(y)
-                )
-            }
-            Shape::Rect(w, s, e, n) => {
-                let ring = [(w, s), (e, s), (e, n), (w, n), (w, s)]
-                    .iter()
-                    .map(|&(x, y)| format!("[{},{}]", deg(x), deg(y)))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                format!(r#"{{"type":"Polygon","coordinates":[[{ring}]]}}"#)
-            }
-        }
-    }
-
-    /// Whether the shape meets the closed box (all shapes here are points or axis-aligned
-    /// rectangles, so this is exact).
-    fn hits(&self, b: &Bbox) -> bool {
-        match *self {
-            Shape::Point(x, y) => b.w <= x && x <= b.e && b.s <= y && y <= b.n,
-            Shape::Rect(w, s, e, n) => w <= b.e && b.w <= e && s <= b.n && b.s <= n,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Bbox {
-    w: i64,
-    s: i64,
-    e: i64,
-    n: i64,
-}
-
-impl Bbox {
-    fn param(&self) -> String {
-        format!(
-            "{},{},{},{}",
-            deg(self.w),
-            deg(self.s),
-            deg(self.e),
-            deg(self.n)
-        )
-    }
-}
-
-/// Test boxes. Their edges end in a 5 at the fifth decimal, so no edge touches a park (all
-/// park coordinates are on a 1e-4 degree grid).
-fn boxes() -> Vec<Bbox> {
-    let b = |w: i64, s: i64, e: i64, n: i64| Bbox { w, s, e, n };
-    vec![
-        // the whole town
-        b(1_390_300_050, 359_800_050, 1_391_700_050, 360_600_050),
-        // the western half
-        b(1_390_300_050, 359_800_050, 1_391_000_050, 360_600_050),
-        // a small box in the middle
-        b(1_390_655_050, 359_900_050, 1_390_905_050, 360_305_050),
-        // where the hidden layers' features are
-        b(1_391_150_050, 360_150_050, 1_391_650_050, 360_500_050),
-        // nothing at all
-        b(1_390_300_050, 359_800_050, 1_390_400_050, 359_850_050),
-    ]
-}
-
-#[derive(Clone)]
-struct Park {
-    id: String,
-    name: &'static str,
-    kind: &'static str,
-    area: f64,
-    shape: Shape,
-    int_memo: &'static str,
-    int_num: i64,
-    role_contact: &'static str,
-}
-
-struct IntFeature {
-    id: String,
-    value: String,
-    role_value: String,
-    shape: Shape,
-}
-
-struct RoleFeature {
-    id: String,
-    name: String,
-    level: i64,
-    shape: Shape,
-}
-
-/// Canary strings by who may see them.
-struct Canaries {
-    /// Any signed-in staff member may see these.
-    internal: Vec<String>,
-    /// Only the `welfare` role may see these.
-    role: Vec<String>,
-    /// Nobody may see these.
-    never: Vec<String>,
-}
-
-impl Canaries {
-    fn all(&self) -> Vec<&str> {
-        self.internal
-            .iter()
-            .chain(&self.role)
-            .chain(&self.never)
-            .map(String::as_str)
-            .collect()
-    }
-
-    fn hidden_from_staff_without_role(&self) -> Vec<&str> {
-        self.role
-            .iter()
-            .chain(&self.never)
-            .map(String::as_str)
-            .collect()
-    }
-
-    fn hidden_from_welfare(&self) -> Vec<&str> {
-        self.never.iter().map(String::as_str).collect()
-    }
-}
-
-struct Town {
-    dir: tempfile::TempDir,
-    parks: Vec<Park>,
-    int_features: Vec<IntFeature>,
-    role_features: Vec<RoleFeature>,
-    canaries: Canaries,
-}
-
-fn feature_collection(features: &[(Shape, Json)]) -> String {
-    let items: Vec<String> = features
-        .iter()
-        .map(|(shape, props)| {
-            format!(
-                r#"{{"type":"Feature","geometry":{},"properties":{}}}"#,
-                shape.geojson(),
-                props
-            )
-        })
-        .collect();
-    format!(
-        "{{\"type\":\"FeatureCollection\",\"features\":[\n{}\n]}}\n",
-        items.join(",\n")
-    )
-}
-
-fn town() -> Town {
-    let parks: Vec<Park> = (0..12)
-        .map(|i| {
-            let x = 1_390_550_000 + i * 80_000;
-            let y = 359_950_000 + i * 40_000;
-            Park {
-                id: format!("P{:02}", i + 1),
-                name: PARK_NAMES[i as usize],
-                kind: if i % 3 == 0 {
-                    "近隣公園"
-                } else {
-                    "街区公園"
-                },
-                area: 1000.5 + 250.0 * i as f64,
-                shape: if i % 4 == 3 {
-                    Shape::Rect(x, y, x + 40_000, y + 20_000)
-                } else {
-                    Shape::Point(x, y)
-                },
-                int_memo: if i % 2 == 0 {
-                    "cnrypubintvala"
-                } else {
-                    "cnrypubintvalb"
-                },
-                int_num: 918_273_640 + i,
-                role_contact: if i % 3 == 0 {
-                    "cnrypubrolevala"
-                } else {
-                    "cnrypubrolevalb"
-                },
-            }
-        })
-        .collect();
-    let int_features: Vec<IntFeature> = (0..5)
-        .map(|k| IntFeature {
-            id: format!("cnryintfid{:02}", k + 1),
-            value: format!("cnryintval{:02}", k + 1),
-            role_value: format!("cnryintroleval{:02}", k + 1),
-            shape: Shape::Point(1_391_200_357 + k * 100_000, 360_200_468 + k * 50_000),
-        })
-        .collect();
-    let role_features: Vec<RoleFeature> = (0..4)
-        .map(|k| RoleFeature {
-            id: format!("cnryrolefid{:02}", k + 1),
-            name: format!("cnryroleperson{:02}", k + 1),
-            level: 3 + k % 2,
-            shape: Shape::Point(1_391_300_579 + k * 100_000, 360_300_802 + k * 50_000),
-        })
-        .collect();
-
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let write = |name: &str, text: &str| {
-        std::fs::write(dir.path().join(name), text).expect("write fixture file");
-    };
-    write(
-        "parks.geojson",
-        &feature_collection(
-            &parks
-                .iter()
-                .map(|p| {
-                    (
-                        p.shape,
-                        json!({
-                            PARK_ID: p.id,
-                            PARK_NAME: p.name,
-                            PARK_KIND: p.kind,
-                            PARK_AREA: p.area,
-                            PUB_INT_ATTR: p.int_memo,
-                            PUB_INT_NUM: p.int_num,
-                            PUB_ROLE_ATTR: p.role_contact,
-                            UNDECLARED: UNDECLARED_VALUE,
-                        }),
-                    )
-                })
-                .collect::<Vec<_>>(),
-        ),
-    );
-    write(
-        "cnryintfile.geojson",
-        &feature_collection(
-            &int_features
-                .iter()
-                .map(|f| {
-                    (
-                        f.shape,
-                        json!({ INT_ID: f.id, INT_ATTR: f.value, INT_ROLE_ATTR: f.role_value }),
-                    )
-                })
-                .collect::<Vec<_>>(),
-        ),
-    );
-    write(
-        "cnryrolefile.geojson",
-        &feature_collection(
-            &role_features
-                .iter()
-                .map(|f| {
-                    (
-                        f.shape,
-                        json!({ ROLE_ID: f.id, ROLE_NAME: f.name, ROLE_LEVEL: f.level }),
-                    )
-                })
-                .collect::<Vec<_>>(),
-        ),
-    );
-    write(
-        "catalog.toml",
-        &format!(
-            r#"
-[server]
-title_ja = "きゃなりー町 統合型GIS"
-title_en = "Canary town GIS"
-description = "公開と庁内の境界を試す町。"
-default_limit = 10
-max_limit = 1000
-extent = [139.03, 35.98, 139.17, 36.06]
-
-[[layer]]
-id = "{PARKS}"
-title_ja = "都市公園"
-title_en = "Urban parks"
-department = "都市計画課"
-description = "町が管理する都市公園の位置と面積。"
-source = {{ path = "parks.geojson" }}
-id_field = "{PARK_ID}"
-audience = "public"
-license = "CC BY 4.0"
-updated = "2026-04-01"
-keywords = ["公園", "parks"]
-search = ["{PARK_NAME}", "{PUB_INT_ATTR}", "{PUB_ROLE_ATTR}"]
-[[layer.attribute]]
-name = "{PARK_ID}"
-type = "string"
-label_ja = "公園ID"
-label_en = "Park id"
-[[layer.attribute]]
-name = "{PARK_NAME}"
-type = "string"
-label_ja = "名称"
-label_en = "Name"
-[[layer.attribute]]
-name = "{PARK_KIND}"
-type = "string"
-label_ja = "種別"
-label_en = "Kind"
-[[layer.attribute]]
-name = "{PARK_AREA}"
-type = "number"
-label_ja = "面積（㎡）"
-label_en = "Area (m2)"
-[[layer.attribute]]
-name = "{PUB_INT_ATTR}"
-type = "string"
-label_ja = "cnrylblpubintja"
-label_en = "cnrylblpubinten"
-audience = "internal"
-[[layer.attribute]]
-name = "{PUB_INT_NUM}"
-type = "integer"
-label_ja = "cnrylblpubnumja"
-label_en = "cnrylblpubnumen"
-audience = "internal"
-[[layer.attribute]]
-name = "{PUB_ROLE_ATTR}"
-type = "string"
-label_ja = "cnrylblpubroleja"
-label_en = "cnrylblpubroleen"
-audience = ["welfare"]
-
-[[layer]]
-id = "{INT_LAYER}"
-title_ja = "庁内cnryinttitleja"
-title_en = "cnryinttitleen"
-department = "cnryintdept"
-description = "cnryintdesc"
-source = {{ path = "cnryintfile.geojson" }}
-id_field = "{INT_ID}"
-audience = "internal"
-license = "cnryintlic"
-updated = "2026-03-01"
-keywords = ["cnryintkw"]
-search = ["{INT_ATTR}", "{INT_ROLE_ATTR}"]
-[[layer.attribute]]
-name = "{INT_ID}"
-type = "string"
-label_ja = "cnrylblintidja"
-label_en = "cnrylblintiden"
-[[layer.attribute]]
-name = "{INT_ATTR}"
-type = "string"
-label_ja = "cnrylblintattrja"
-label_en = "cnrylblintattren"
-[[layer.attribute]]
-name = "{INT_ROLE_ATTR}"
-type = "string"
-label_ja = "cnrylblintroleja"
-label_en = "cnrylblintroleen"
-audience = ["welfare"]
-
-[[layer]]
-id = "{ROLE_LAYER}"
-title_ja = "要支援者cnryroletitleja"
-title_en = "cnryroletitleen"
-department = "cnryroledept"
-description = "cnryroledesc"
-source = {{ path = "cnryrolefile.geojson" }}
-id_field = "{ROLE_ID}"
-audience = ["welfare"]
-license = "cnryrolelic"
-updated = "2026-02-01"
-keywords = ["cnryrolekw"]
-search = ["{ROLE_NAME}"]
-[[layer.attribute]]
-name = "{ROLE_ID}"
-type = "string"
-label_ja = "cnrylblroleidja"
-label_en = "cnrylblroleiden"
-[[layer.attribute]]
-name = "{ROLE_NAME}"
-type = "string"
-label_ja = "cnrylblrolenameja"
-label_en = "cnrylblrolenameen"
-[[layer.attribute]]
-name = "{ROLE_LEVEL}"
-type = "integer"
-label_ja = "cnrylblrolelevelja"
-label_en = "cnrylblrolelevelen"
-
-[[location]]
-layer = "{PARKS}"
-match = "nearest"
-limit = 3
-attributes = ["{PARK_NAME}", "{PARK_KIND}", "{PUB_INT_ATTR}", "{PUB_ROLE_ATTR}"]
-
-[[location]]
-layer = "{INT_LAYER}"
-match = "nearest"
-title_ja = "cnryintsecja"
-title_en = "cnryintsecen"
-limit = 2
-attributes = ["{INT_ATTR}", "{INT_ROLE_ATTR}"]
-
-[[location]]
-layer = "{ROLE_LAYER}"
-match = "nearest"
-title_ja = "cnryrolesecja"
-title_en = "cnryrolesecen"
-limit = 2
-attributes = ["{ROLE_NAME}", "{ROLE_LEVEL}"]
-"#
-        ),
-    );
-
-    let mut internal: Vec<String> = [
-        INT_LAYER,
-        "cnryintsecja",
-        "cnryintsecen",
-        "cnryinttitleja",
-        "cnryinttitleen",
-        "cnryintdept",
-        "cnryintdesc",
-        "cnryintlic",
-        "cnryintkw",
-        INT_ID,
-        INT_ATTR,
-        "cnrylblintidja",
-        "cnrylblintiden",
-        "cnrylblintattrja",
-        "cnrylblintattren",
-        PUB_INT_ATTR,
-        "cnrylblpubintja",
-        "cnrylblpubinten",
-        "cnrypubintvala",
-        "cnrypubintvalb",
-        PUB_INT_NUM,
-        "cnrylblpubnumja",
-        "cnrylblpubnumen",
-        // every value of the numeric attribute starts with this
-        "91827364",
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
-    for f in &int_features {
-        internal.extend([f.id.clone(), f.value.clone()]);
-        if let Shape::Point(x, y) = f.shape {
-            internal.extend([deg(x), deg(y)]);
-        }
-    }
-    let mut role: Vec<String> = [
-        ROLE_LAYER,
-        "cnryrolesecja",
-        "cnryrolesecen",
-        "cnryroletitleja",
-        "cnryroletitleen",
-        "cnryroledept",
-        "cnryroledesc",
-        "cnryrolelic",
-        "cnryrolekw",
-        ROLE_ID,
-        ROLE_NAME,
-        ROLE_LEVEL,
-        "cnrylblroleidja",
-        "cnrylblroleiden",
-        "cnrylblrolenameja",
-        "cnrylblrolenameen",
-        "cnrylblrolelevelja",
-        "cnrylblrolelevelen",
-        PUB_ROLE_ATTR,
-        "cnrylblpubroleja",
-        "cnrylblpubroleen",
-        "cnrypubrolevala",
-        "cnrypubrolevalb",
-        INT_ROLE_ATTR,
-        "cnrylblintroleja",
-        "cnrylblintroleen",
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
-    for f in &int_features {
-        role.push(f.role_value.clone());
-    }
-    for f in &role_features {
-        role.extend([f.id.clone(), f.name.clone()]);
-        if let Shape::Point(x, y) = f.shape {
-            role.extend([deg(x), deg(y)]);
-        }
-    }
-    let canaries = Canaries {
-        internal,
-        role,
-        never: vec![UNDECLARED.to_string(), UNDECLARED_VALUE.to_string()],
-    };
-
-    // The test itself: a canary inside another would make the "the request named it"
-    // exemption hide a leak, and a canary in a public text would make it fail for nothing.
-    let all = canaries.all();
-    for a in &all {
-        for b in &all {
-            assert!(
-                a == b || !b.contains(a),
-                "canary {a:?} is part of canary {b:?}"
-            );
-        }
-        assert_eq!(
-            all.iter().filter(|b| *b == a).count(),
-            1,
-            "canary {a:?} twice"
-        );
-    }
-    let public_text = format!(
-        "{} {} {} {}",
-        PARK_NAMES.join(" "),
-        parks
-            .iter()
-            .map(|p| format!("{} {} {} {}", p.id, p.kind, p.area, p.shape.geojson()))
-            .collect::<String>(),
-        boxes().iter().map(Bbox::param).collect::<String>(),
-        NEVER_ATTR
-    );
-    for c in &all {
-        assert!(!public_text.contains(c), "canary {c:?} is in public data");
-    }
-
-    Town {
-        dir,
-        parks,
-        int_features,
-        role_features,
-        canaries,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The server and the requests
-// ---------------------------------------------------------------------------------------------
-
-/// One request the test made, to compare the audit log with.
-struct Logged {
-    user: Option<String>,
-    method: Method,
-    path: String,
-    /// The URI as requested, with its query.
-    uri: String,
-    status: StatusCode,
-}
-
-struct Server {
-    app: Router,
-    state: AppState,
-    town: Town,
-    log: Mutex<Vec<Logged>>,
-}
-
-/// How a request proves who sends it.
-#[derive(Clone)]
-enum Who {
-    Anonymous,
-    Bearer { user: String, token: String },
-    Cookie { user: String, token: String },
-}
-
-impl Who {
-    fn user(&self) -> Option<&str> {
-        match self {
-            Who::Anonymous => None,
-            Who::Bearer { user, .. } | Who::Cookie { user, .. } => Some(user),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Resp {
-    status: StatusCode,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn json(&self) -> Json {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", self.body))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Staff users: (name, department, roles).
-const USERS: [(&str, &str, &[&str]); 3] = [
-    ("welfare1", "福祉課", &["staff", "welfare"]),
-    ("water1", "上下水道課", &["staff", "water"]),
-    ("admin1", "情報政策課", &["staff", "admin"]),
-];
-/// The users who hold the role of the restricted layer.
-const PRIVILEGED: [&str; 1] = ["welfare1"];
-
-impl Server {
-    fn start() -> Server {
-        let town = town();
-        let (catalog, reports) = Catalog::load(town.dir.path())
-            .unwrap_or_else(|e| panic!("the fixture town does not load: {:?}", e.lines()));
-        let count = |id: &str| {
-            reports
-                .iter()
-                .find(|r| r.id == id)
-                .unwrap_or_else(|| panic!("layer {id} not loaded"))
-                .features
-        };
-        assert_eq!(count(PARKS), town.parks.len());
-        assert_eq!(count(INT_LAYER), town.int_features.len());
-        assert_eq!(count(ROLE_LAYER), town.role_features.len());
-        let live = Arc::new(LiveCatalog::new(catalog));
-        let store = Arc::new(Store::in_memory().expect("store"));
-        // Hundreds of requests from one in-process "client": the rate limits are tested on
-        // their own.
-        let security = SecurityConfig {
-            public_requests_per_minute: 0,
-            login_attempts_per_minute: 0,
-            ..SecurityConfig::default()
-        };
-        let state =
-            AppState::with_settings(live, store, security, Clock::System).expect("app state");
-        let cli = Actor {
-            name: "test",
-            client: "test",
-        };
-        for (name, department, roles) in USERS {
-            let roles: Vec<String> = roles.iter().map(ToString::to_string).collect();
-            state
-                .auth
-                .add_user(cli, name, department, &roles, PASSWORD)
-                .expect("add user");
-        }
-        Server {
-            app: router(state.clone()),
-            state,
-            town,
-            log: Mutex::new(Vec::new()),
-        }
-    }
-
-    async fn send(
-        &self,
-        who: &Who,
-        method: Method,
-        uri: &str,
-        extra: &[(&str, &str)],
-        body: Option<Json>,
-    ) -> Resp {
-        let mut req = Request::builder()
-            .method(method.clone())
-            .uri(uri)
-            .header(header::HOST, HOST);
-        match who {
-            Who::Anonymous => {}
-            Who::Bearer { token, .. } => {
-                req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-            }
-            Who::Cookie { token, .. } => {
-                req = req.header(
-                    header::COOKIE,
-                    format!("{}={token}", self.state.cookie_name()),
-                );
-            }
-        }
-        for (k, v) in extra {
-            req = req.header(*k, *v);
-        }
-        let req = match body {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(b.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .expect("valid request");
-        let (status, headers, body) = sample::exchange(&self.app, req).await;
-        let headers = headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        assert!(
-            !status.is_server_error(),
-            "{method} {uri}: {status}: {body}"
-        );
-        self.log.lock().expect("log").push(Logged {
-            user: who.user().map(str::to_string),
-            method,
-            path: uri.split('?').next().unwrap_or(uri).to_string(),
-            uri: uri.to_string(),
-            status,
-        });
-        Resp {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, who: &Who, uri: &str) -> Resp {
-        self.send(who, Method::GET, uri, &[], None).await
-    }
-
-    /// GET that fails if the response carries any of `forbidden` the request did not name.
-    async fn scan(&self, who: &Who, uri: &str, forbidden: &[&str]) -> Resp {
-        let r = self.get(who, uri).await;
-        assert_clean(&r, "GET", uri, forbidden);
-        r
-    }
-
-    /// Signs in through `POST /auth/login` and returns the Bearer credential.
-    async fn login(&self, user: &str) -> Who {
-        let r = self
-            .send(
-                &Who::Anonymous,
-                Method::POST,
-                "/auth/login",
-                &[],
-                Some(json!({"username": user, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "sign-in of {user}: {}", r.body);
-        assert_clean(&r, "POST", "/auth/login", &self.town.canaries.all());
-        let doc = r.json();
-        let token = doc["token"].as_str().expect("token").to_string();
-        assert_eq!(doc["user"], user);
-        let cookie = r.header("set-cookie").expect("Set-Cookie");
-        assert!(
-            cookie.starts_with(&format!("{}={token};", self.state.cookie_name())),
-            "{cookie}"
-        );
-        Who::Bearer {
-            user: user.to_string(),
-            token,
-        }
-    }
-}
-
-/// Fails if the body or a header of `r` contains a canary of `forbidden` (case-insensitively,
-/// as written or percent-encoded as in a link) that the request URI itself does not contain:
-/// a name the caller typed may be echoed in an error message or a `self` link, which tells
-/// them nothing (and `hidden_names_answer_exactly_like_names_that_never_existed` proves the
-/// echo is all there is).
-fn assert_clean(r: &Resp, method: &str, uri: &str, forbidden: &[&str]) {
-    let asked = percent_decode(uri);
-    let mut texts = vec![("body".to_string(), r.body.clone())];
-    for (k, v) in &r.headers {
-        texts.push((format!("header {k}"), format!("{k}: {v}")));
-    }
-    for (what, text) in texts {
-        let plain = text.to_lowercase();
-        let decoded = percent_decode(&text).to_lowercase();
-        for c in forbidden {
-            if asked.contains(c) {
-                continue;
-            }
-            for t in [&plain, &decoded] {
-                if let Some(at) = t.find(c) {
-                    let mut start = at.saturating_sub(120);
-                    while !t.is_char_boundary(start) {
-                        start -= 1;
-                    }
-                    let mut end = (at + c.len() + 120).min(t.len());
-                    while !t.is_char_boundary(end) {
-                        end += 1;
-                    }
-                    panic!(
-                        "{method} {uri} ({}): the {what} contains the canary {c:?}: …{}…",
-                        r.status,
-                        &t[start..end]
-                    );
-                }
-            }
-        }
-    }
-}
-
-/// `uri` with every `%XX` decoded (and `+` as a space), to see which names the caller wrote.
-fn percent_decode(uri: &str) -> String {
-    let b = uri.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match b[i] {
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A name as it appears in a URI (query value or path segment).
-fn encoded(name: &str) -> String {
-    form_urlencoded::byte_serialize(name.as_bytes()).collect()
-}
-
-/// `/collections/{layer}/items/{id}`, the id percent-encoded as a path segment.
-fn item(layer: &str, id: &str, query: &str) -> String {
-    let encoded: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
-    format!(
-        "/collections/{layer}/items/{}{query}",
-        encoded.replace('+', "%20")
-    )
-}
-
-/// `uri` with `f=…` added.
-fn with_f(uri: &str, f: &str) -> String {
-    format!("{uri}{}f={f}", if uri.contains('?') { '&' } else { '?' })
-}
-
-/// `uri` as it is, with `f=json` and with `f=html`.
-fn both_formats(uri: &str) -> [String; 3] {
-    [uri.to_string(), with_f(uri, "json"), with_f(uri, "html")]
-}
-
-fn number_matched(r: &Resp, uri: &str) -> usize {
-    assert_eq!(r.status, StatusCode::OK, "GET {uri}: {}", r.body);
-    let doc = r.json();
-    doc["numberMatched"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("GET {uri}: no numberMatched: {}", r.body)) as usize
-}
-
-fn features(r: &Resp, uri: &str) -> Vec<Json> {
-    assert_eq!(r.status, StatusCode::OK, "GET {uri}: {}", r.body);
-    r.json()["features"]
-        .as_array()
-        .unwrap_or_else(|| panic!("GET {uri}: no features: {}", r.body))
-        .clone()
-}
-
-fn property_names(feature: &Json) -> BTreeSet<String> {
-    feature["properties"]
-        .as_object()
-        .expect("properties")
-        .keys()
-        .cloned()
-        .collect()
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(ToString::to_string).collect()
-}
-
-/// The ids of the collections listed by `/collections`.
-fn listed(r: &Resp) -> BTreeSet<String> {
-    assert_eq!(r.status, StatusCode::OK, "/collections: {}", r.body);
-    r.json()["collections"]
-        .as_array()
-        .expect("collections")
-        .iter()
-        .map(|c| c["id"].as_str().expect("id").to_string())
-        .collect()
-}
-
-/// A response body for comparison: JSON without the `timeStamp` that changes every second.
-fn comparable(body: &str) -> String {
-    match serde_json::from_str::<Json>(body) {
-        Ok(mut doc) => {
-            if let Some(o) = doc.as_object_mut() {
-                o.remove("timeStamp");
-            }
-            doc.to_string()
-        }
-        Err(_) => body.to_string(),
-    }
-}
-
-/// Headers that must be the same for a hidden name and a name that never existed (the length
-/// differs with the length of the echoed name).
-fn comparable_headers(r: &Resp) -> Vec<(String, String)> {
-    let mut h: Vec<_> = r
-        .headers
-        .iter()
-        .filter(|(k, _)| k != "content-length")
-        .cloned()
-        .collect();
-    h.sort();
-    h
-}
-
-/// Asks for `uri` with the hidden name `hidden` and again with it replaced by `never`, and
-/// requires the same status, headers and body (modulo the name itself).
-async fn assert_like_never_existed(
-    server: &Server,
-    who: &Who,
-    method: Method,
-    uri: &str,
-    hidden: &str,
-    never: &str,
-    forbidden: &[&str],
-) -> StatusCode {
-    // Names go into the URI percent-encoded, as a client sends them.
-    assert!(
-        uri.contains(&encoded(hidden)),
-        "{uri} does not name {hidden}"
-    );
-    let never_uri = uri.replace(&encoded(hidden), &encoded(never));
-    let h = server.send(who, method.clone(), uri, &[], None).await;
-    let n = server
-        .send(who, method.clone(), &never_uri, &[], None)
-        .await;
-    assert_clean(&h, method.as_str(), uri, forbidden);
-    assert_eq!(
-        h.status, n.status,
-        "{method} {uri} answers {} but {never_uri} answers {}: {} / {}",
-        h.status, n.status, h.body, n.body
-    );
-    assert_eq!(
-        comparable(
-            &h.body
-                .replace(hidden, never)
-                .replace(&encoded(hidden), &encoded(never))
-        ),
-        comparable(&n.body),
-        "{method} {uri} must answer exactly like {never_uri}"
-    );
-    assert_eq!(
-        comparable_headers(&h),
-        comparable_headers(&n),
-        "{method} {uri}: headers differ from {never_uri}"
-    );
-    h.status
-}
-
-/// The hidden attributes of `parks` with a value to filter by.
-fn hidden_park_filters(role_too: bool) -> Vec<(&'static str, &'static str)> {
-    let mut v = vec![
-        (PUB_INT_ATTR, "cnrypubintvala"),
-        (PUB_INT_NUM, "918273645"),
-        // a value the type refuses: must not reveal that the attribute is an integer
-        (PUB_INT_NUM, "abc"),
-    ];
-    if role_too {
-        v.extend([(PUB_ROLE_ATTR, "cnrypubrolevala"), (PUB_ROLE_ATTR, "x")]);
-    }
-    v
-}
-
-/// Query strings that name a hidden attribute in every place a parameter can, each with the
-/// attribute name to replace by a name that never existed.
-fn hidden_attribute_probes(
-    attr: &str,
-    value: &str,
-    visible: &str,
-) -> Vec<(Vec<(String, String)>, String)> {
-    let p = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
-    let cql = format!("{attr}='{value}'");
-    let cql_num = format!("{attr}>0");
-    let desc = format!("-{attr}");
-    let asc = format!("+{attr}");
-    let props = format!("{visible},{attr}");
-    [
-        p(&[(attr, value)]),
-        p(&[(attr, value), ("f", "html")]),
-        p(&[(attr, value), ("limit", "3")]),
-        p(&[("properties", attr)]),
-        p(&[("properties", &props)]),
-        p(&[("properties", attr), ("f", "html")]),
-        p(&[("sortby", attr)]),
-        p(&[("sortby", &desc)]),
-        p(&[("sortby", &asc)]),
-        p(&[("filter", &cql)]),
-        p(&[("filter", &cql), ("filter-lang", "cql2-text")]),
-        p(&[("filter", &cql_num)]),
-    ]
-    .into_iter()
-    .map(|pairs| (pairs, attr.to_string()))
-    .collect()
-}
-
-fn query(pairs: &[(String, String)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
-/// Whether a GET of `uri` by a holder of the `welfare` role reads the welfare layer through
-/// nearest, the location report (it has a section on the layer) or search (the layer is
-/// searchable; a search reads it unless `collections` leaves it out).
-fn reads_role_layer(uri: &str) -> bool {
-    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let collections = form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "collections")
-        .map(|(_, v)| v.into_owned());
-    path.starts_with(&format!("/collections/{ROLE_LAYER}/items"))
-        || path == format!("/collections/{ROLE_LAYER}/nearest")
-        || path == "/location"
-        || (path == "/search" && collections.is_none_or(|c| c.split(',').any(|x| x == ROLE_LAYER)))
-}
-
-/// Every restricted read the test made that the server answered with data, and the audit
-/// log, must correspond one to one: same count, same readers in the same order, all for the
-/// restricted layer; no read entry names a caller who lacks the role (anonymous or not).
-fn assert_reads_audited(server: &Server) -> usize {
-    let items_path = format!("/collections/{ROLE_LAYER}/items");
-    let expected: Vec<String> = server
-        .log
-        .lock()
-        .expect("log")
-        .iter()
-        .filter(|l| {
-            l.method == Method::GET
-                && l.status == StatusCode::OK
-                && (l.path == items_path
-                    || l.path.starts_with(&format!("{items_path}/"))
-                    || (reads_role_layer(&l.uri)
-                        && l.user.as_deref().is_some_and(|u| PRIVILEGED.contains(&u))))
-        })
-        .map(|l| {
-            l.user
-                .clone()
-                .expect("only a signed-in user can read the restricted layer")
-        })
-        .collect();
-    let (entries, total) = audit::list(
-        server.state.auth.store(),
-        &audit::Filter {
-            action: Some(audit::Action::Read),
-            limit: 100_000,
-            ..Default::default()
-        },
-    )
-    .expect("audit log");
-    assert_eq!(total, entries.len());
-    for e in &entries {
-        assert!(
-            PRIVILEGED.contains(&e.actor.as_str()),
-            "a read by {:?}, who may not see {ROLE_LAYER}, is in the audit log: {e:?}",
-            e.actor
-        );
-    }
-    let actors: Vec<String> = entries
-        .iter()
-        .rev()
-        .filter(|e| e.target == ROLE_LAYER)
-        .map(|e| e.actor.clone())
-        .collect();
-    assert_eq!(
-        actors, expected,
-        "one audit entry per read of {ROLE_LAYER} that returned data, naming the reader"
-    );
-    expected.len()
-}
-
-// ---------------------------------------------------------------------------------------------
-// The URIs a caller can reach
-// ---------------------------------------------------------------------------------------------
-
-/// Every public document and query that must answer 200 to anyone.
-fn public_ok_uris(town: &Town) -> Vec<String> {
-    let mut uris = Vec::new();
-    for base in [
-        "/".to_string(),
-        "/conformance".into(),
-        "/api".into(),
-        "/collections".into(),
-        format!("/collections/{PARKS}"),
-        format!("/collections/{PARKS}/queryables"),
-        format!("/collections/{PARKS}/sortables"),
-        items(PARKS, &[]),
-        items(PARKS, &[("sortby", &format!("-{PARK_AREA},{PARK_NAME}"))]),
-        items(
-            PARKS,
-            &[("crs", "http://www.opengis.net/def/crs/EPSG/0/6677")],
-        ),
-        items(PARKS, &[("limit", "100")]),
-        items(PARKS, &[("limit", "3"), ("offset", "3")]),
-        items(
-            PARKS,
-            &[("properties", &format!("{PARK_NAME},{PARK_KIND}"))],
-        ),
-        items(PARKS, &[("properties", "")]),
-        items(PARKS, &[(PARK_KIND, "近隣公園")]),
-        items(PARKS, &[("datetime", "2026-01-01")]),
-        // a public attribute asked for a hidden value: simply nothing matches
-        items(PARKS, &[(PARK_NAME, "cnrypubintvala")]),
-        item(PARKS, &town.parks[0].id, ""),
-        item(PARKS, &town.parks[3].id, ""),
-        format!("/location?{PLACE}"),
-        format!("/search?q={}", encoded("公園")),
-        format!("/collections/{PARKS}/nearest?{PLACE}&limit=3"),
-    ] {
-        uris.extend(both_formats(&base));
-    }
-    for b in boxes() {
-        uris.extend(both_formats(&items(PARKS, &[("bbox", &b.param())])));
-        uris.push(items(PARKS, &[("bbox", &b.param()), ("limit", "2")]));
-        uris.push(items(
-            PARKS,
-            &[
-                ("bbox", &b.param()),
-                (PARK_KIND, "街区公園"),
-                ("limit", "100"),
-            ],
-        ));
-    }
-    uris
-}
-
-/// Requests naming the hidden layers: (uri, the hidden name in it). 404 for whoever may not
-/// see the layer.
-fn hidden_layer_uris(layer: &str, fid: &str, attr: &str, value: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for suffix in [
-        String::new(),
-        "?f=html".into(),
-        "?f=json".into(),
-        "/items".into(),
-        "/items?f=html".into(),
-        "/items?limit=5".into(),
-        "/items?bbox=139.03,35.98,139.17,36.06".into(),
-        format!("/items?{}", query(&[(attr.into(), value.into())])),
-        format!("/items?properties={}", encoded(attr)),
-        format!("/items?sortby={}", encoded(attr)),
-        "/items/1".into(),
-        format!("/items/{fid}"),
-        format!("/items/{fid}?f=html"),
-        "/queryables".into(),
-        "/queryables?f=html".into(),
-        "/sortables".into(),
-        format!("/items/{fid}?crs=http://www.opengis.net/def/crs/EPSG/0/6677"),
-        "/items?bbox-crs=http://www.opengis.net/def/crs/EPSG/0/6677&bbox=-8000,-65000,2000,-50000"
-            .into(),
-        // A bad parameter must not tell a hidden layer (400) from a missing one (404).
-        "?f=xml".into(),
-        "?limit=5".into(),
-        "/items?f=xml".into(),
-        "/items?limit=0".into(),
-        "/items?bbox=1,2,x,4".into(),
-        "/items?nosuchparameter=1".into(),
-        format!("/items/{fid}?f=xml"),
-        format!("/items/{fid}?crs=EPSG:9999"),
-        "/queryables?f=xml".into(),
-        "/sortables?f=xml".into(),
-        format!("/nearest?{PLACE}"),
-        format!("/nearest?{PLACE}&f=html"),
-        format!("/nearest?{PLACE}&properties={}", encoded(attr)),
-        "/nearest?lon=x".into(),
-        "/nearest".into(),
-        "/nearest?f=xml".into(),
-        "/".into(),
-        "/items/".into(),
-    ] {
-        out.push((format!("/collections/{layer}{suffix}"), layer.to_string()));
-    }
-    out
-}
 
 // ---------------------------------------------------------------------------------------------
 // Tests
@@ -1297,7 +39,7 @@ fn hidden_layer_uris(layer: &str, fid: &str, attr: &str, value: &str) -> Vec<(St
 /// still serving the public data (so the test cannot pass on an empty server).
 #[tokio::test]
 async fn anonymous_responses_contain_no_canary() {
-    let server = Server::start();
+    let server = Canary::start();
     let town = &server.town;
     let forbidden = town.canaries.all();
     let anon = Who::Anonymous;
@@ -1499,7 +241,7 @@ async fn anonymous_responses_contain_no_canary() {
 /// layer, id or attribute that never existed: anonymously, and for staff without the role.
 #[tokio::test]
 async fn hidden_names_answer_exactly_like_names_that_never_existed() {
-    let server = Server::start();
+    let server = Canary::start();
     let town = &server.town;
     let int0 = &town.int_features[0];
     let role0 = &town.role_features[0];
@@ -1641,7 +383,7 @@ async fn hidden_names_answer_exactly_like_names_that_never_existed() {
 /// attributes, and nothing of the welfare layer or the welfare attributes.
 #[tokio::test]
 async fn staff_without_the_role_see_internal_data_and_no_role_data() {
-    let server = Server::start();
+    let server = Canary::start();
     let town = &server.town;
     let water = server.login("water1").await;
     let forbidden = town.canaries.hidden_from_staff_without_role();
@@ -1765,7 +507,7 @@ async fn staff_without_the_role_see_internal_data_and_no_role_data() {
 /// refused attempts of others are not.
 #[tokio::test]
 async fn the_right_role_sees_every_canary_and_each_restricted_read_is_audited() {
-    let server = Server::start();
+    let server = Canary::start();
     let town = &server.town;
     let welfare = server.login("welfare1").await;
     let forbidden = town.canaries.hidden_from_welfare();
@@ -1965,7 +707,7 @@ async fn the_right_role_sees_every_canary_and_each_restricted_read_is_audited() 
 
     // sortby and CQL2 filter treat a hidden attribute the caller may see like a public one:
     // same status; where the server implements them, the answer is right.
-    let status = |r: &Resp| r.status;
+    let status = |r: &Response| r.status;
     for (attr, public_twin) in [(PUB_ROLE_ATTR, PARK_KIND), (PUB_INT_NUM, PARK_AREA)] {
         for prefix in ["", "-"] {
             let hidden_uri = items(
@@ -2070,7 +812,7 @@ async fn the_right_role_sees_every_canary_and_each_restricted_read_is_audited() 
 /// to the public view.
 #[tokio::test]
 async fn a_signed_out_session_sees_nothing_hidden() {
-    let server = Server::start();
+    let server = Canary::start();
     let town = &server.town;
     let welfare = server.login("welfare1").await;
     let all = town.canaries.all();
@@ -2110,7 +852,7 @@ async fn a_signed_out_session_sees_nothing_hidden() {
 /// see it is never audited for the layer.
 #[tokio::test]
 async fn reads_touching_a_role_only_attribute_are_audited() {
-    let server = Server::start();
+    let server = Canary::start();
     let welfare = server.login("welfare1").await;
     let water = server.login("water1").await;
     let park = server.town.parks[0].clone();
@@ -2186,7 +928,7 @@ fn nearest_ids<'a>(shapes: impl Iterator<Item = (&'a str, Shape)>, k: usize) -> 
 
 /// The `collection` of each section of a location report, and the field names of its first
 /// result.
-fn report_outline(r: &Resp) -> Vec<(String, Vec<String>, Vec<String>)> {
+fn report_outline(r: &Response) -> Vec<(String, Vec<String>, Vec<String>)> {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     r.json()["sections"]
         .as_array()
@@ -2214,7 +956,7 @@ fn report_outline(r: &Resp) -> Vec<(String, Vec<String>, Vec<String>)> {
 }
 
 /// (collection, id) of each search hit.
-fn search_hits(r: &Resp) -> Vec<(String, String)> {
+fn search_hits(r: &Response) -> Vec<(String, String)> {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     r.json()["features"]
         .as_array()
@@ -2239,7 +981,7 @@ fn search_uri(q: &str) -> String {
 /// data through them is audited, for the reader and the layer.
 #[tokio::test]
 async fn nearest_location_and_search_show_each_caller_only_what_it_may_see() {
-    let server = Server::start();
+    let server = Canary::start();
     let town = &server.town;
     let all = town.canaries.all();
     let anon = Who::Anonymous;
@@ -2479,6 +1221,7 @@ mod edits {
     use machimap::edit_store::EditStore;
     use serde_json::{Value as Json, json};
 
+    use super::common::multipart::{Part, multipart_with};
     use super::common::town::{Town, description, doc, report, town};
 
     /// A JSON body sent with an `Idempotency-Key`.
@@ -2500,7 +1243,8 @@ mod edits {
                 ],
                 body.to_string().into_bytes(),
             )
-            .await;
+            .await
+            .into_parts();
         (status, body)
     }
 
@@ -2515,7 +1259,7 @@ mod edits {
         let (status, body) = keyed(
             &t,
             "/collections/damage-reports/items",
-            Some(&t.sato),
+            Some(t.token("sato")),
             "shared-key-001",
             &report("道路損傷", staff_text, 139.1, 36.01),
         )
@@ -2536,7 +1280,10 @@ mod edits {
         let answer = doc(&body);
         assert!(answer["receipt"].is_string(), "a new report: {body}");
         assert_eq!(
-            t.edits.features("damage-reports").expect("features").len(),
+            t.edits()
+                .features("damage-reports")
+                .expect("features")
+                .len(),
             2
         );
 
@@ -2555,7 +1302,7 @@ mod edits {
         let (status, body) = keyed(
             &t,
             "/collections/damage-reports/items",
-            Some(&t.sato),
+            Some(t.token("sato")),
             "shared-key-001",
             &report("河川", "別の内容", 139.1, 36.01),
         )
@@ -2590,7 +1337,10 @@ mod edits {
     /// An inspection record by the water engineer (a layer for water and roads only).
     async fn inspection(t: &Town) -> i64 {
         let valves = t
-            .get_json("/collections/water-valves/items?limit=1", Some(&t.mizuno))
+            .get_json(
+                "/collections/water-valves/items?limit=1",
+                Some(t.token("mizuno")),
+            )
             .await;
         let valve = valves["features"][0]["id"].clone();
         let valve = valve
@@ -2600,7 +1350,7 @@ mod edits {
             .json(
                 Method::POST,
                 "/collections/inspections/items",
-                &t.mizuno,
+                t.token("mizuno"),
                 None,
                 &json!({
                     "type": "Feature",
@@ -2612,7 +1362,8 @@ mod edits {
                     },
                 }),
             )
-            .await;
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::CREATED, "{body}");
         doc(&body)["id"].as_i64().expect("id")
     }
@@ -2626,11 +1377,12 @@ mod edits {
             .send(
                 Method::DELETE,
                 &format!("/collections/inspections/items/{fid}"),
-                Some(&t.mizuno),
+                Some(t.token("mizuno")),
                 &[("if-match", &delete_tag)],
                 vec![],
             )
-            .await;
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
         let fid2 = inspection(&t).await;
 
@@ -2653,11 +1405,25 @@ mod edits {
         };
         for (hidden, never) in routes("inspections").into_iter().zip(routes("nolayerhere")) {
             let (h_status, _, h_body) = t
-                .send(hidden.0.clone(), &hidden.1, Some(&t.kanri), &[], vec![])
-                .await;
+                .send(
+                    hidden.0.clone(),
+                    &hidden.1,
+                    Some(t.token("kanri")),
+                    &[],
+                    vec![],
+                )
+                .await
+                .into_parts();
             let (n_status, _, n_body) = t
-                .send(never.0.clone(), &never.1, Some(&t.kanri), &[], vec![])
-                .await;
+                .send(
+                    never.0.clone(),
+                    &never.1,
+                    Some(t.token("kanri")),
+                    &[],
+                    vec![],
+                )
+                .await
+                .into_parts();
             assert_eq!(
                 h_status,
                 StatusCode::NOT_FOUND,
@@ -2676,7 +1442,7 @@ mod edits {
         }
         // A layer that is visible but not edited: the same 404, not a 500.
         for uri in ["/admin/deleted/zoning", "/admin/history/zoning/1"] {
-            let (status, _, body) = t.send(Method::GET, uri, Some(&t.kanri), &[], vec![]).await;
+            let (status, _, body) = t.get_as(uri, Some(t.token("kanri"))).await.into_parts();
             assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {body}");
             assert_eq!(description(&body), "no editable layer \"zoning\"", "{uri}");
         }
@@ -2685,18 +1451,18 @@ mod edits {
         let history = t
             .get_json(
                 &format!("/admin/history/inspections/{fid2}"),
-                Some(&t.suido_kanri),
+                Some(t.token("suido_kanri")),
             )
             .await;
         assert!(history.to_string().contains("cnryinspnote"), "{history}");
         let deleted = t
-            .get_json("/admin/deleted/inspections", Some(&t.suido_kanri))
+            .get_json("/admin/deleted/inspections", Some(t.token("suido_kanri")))
             .await;
         assert_eq!(deleted["deleted"].as_array().map(Vec::len), Some(1));
         let audit = t
             .get_json(
                 "/admin/audit?actor=suido_kanri&target=inspections&action=read",
-                Some(&t.suido_kanri),
+                Some(t.token("suido_kanri")),
             )
             .await;
         let details: Vec<&str> = audit["entries"]
@@ -2711,39 +1477,24 @@ mod edits {
     async fn a_public_photo_list_has_no_gap_where_a_photo_is_not_approved() {
         let t = town();
         let fid = t
-            .create_report(&t.sato, "道路損傷", "写真の確認", (139.1, 36.01))
+            .create_report(t.token("sato"), "道路損傷", "写真の確認", (139.1, 36.01))
             .await;
         let photo = super::common::photo::encode_jpeg(&super::common::photo::picture(32, 24));
-        let (boundary, form) = {
-            let boundary = "cnryboundary";
-            let mut body = Vec::new();
-            for _ in 0..2 {
-                body.extend_from_slice(
-                    format!(
-                        "--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; \
-                         filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-                    )
-                    .as_bytes(),
-                );
-                body.extend_from_slice(&photo);
-                body.extend_from_slice(b"\r\n");
-            }
-            body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-            (boundary, body)
-        };
-        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let file = Part::File("photo", "p.jpg", "image/jpeg", &photo);
+        let (content_type, form) = multipart_with("cnryboundary", &[file, file]);
         let (status, headers, body) = t
             .send(
                 Method::POST,
                 &format!("/collections/damage-reports/items/{fid}/photos"),
-                Some(&t.sato),
+                Some(t.token("sato")),
                 &[("content-type", &content_type)],
                 form,
             )
-            .await;
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        let mut tag = super::common::sample::header_text(&headers, axum::http::header::ETAG);
-        t.patch_report(&t.sato, fid, 2, json!({"状況": "対応中"}))
+        let mut tag = super::common::response::header_text(&headers, axum::http::header::ETAG);
+        t.patch_report(t.token("sato"), fid, 2, json!({"状況": "対応中"}))
             .await;
         tag = tag.replace("-2\"", "-3\"");
 
@@ -2763,18 +1514,18 @@ mod edits {
                 t.send(
                     Method::PATCH,
                     &format!("/collections/damage-reports/items/{fid}/photos/{n}"),
-                    Some(&t.sato),
+                    Some(t.token("sato")),
                     &headers,
                     br#"{"public":true}"#.to_vec(),
                 )
                 .await
             }
         };
-        let (status, _, body) = approve(2, None).await;
+        let (status, _, body) = approve(2, None).await.into_parts();
         assert_eq!(status, StatusCode::PRECONDITION_REQUIRED, "{body}");
-        let (status, _, body) = approve(2, Some(format!("\"{fid}-1\""))).await;
+        let (status, _, body) = approve(2, Some(format!("\"{fid}-1\""))).await.into_parts();
         assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
-        let (status, _, body) = approve(2, Some(tag)).await;
+        let (status, _, body) = approve(2, Some(tag)).await.into_parts();
         assert_eq!(status, StatusCode::OK, "{body}");
 
         // Only photo 2 is approved: the public view lists one photo, numbered 1.
@@ -2798,23 +1549,25 @@ mod edits {
         assert_eq!(numbers, [1], "{list}");
         let photo_uri = format!("/collections/reports-public/items/{public_id}/photos/1");
         // HEAD: the same head as GET without the JPEG (the helper reads bodies as text).
-        let (status, headers, _) = t.send(Method::HEAD, &photo_uri, None, &[], vec![]).await;
+        let (status, headers, _) = t
+            .send(Method::HEAD, &photo_uri, None, &[], vec![])
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::OK);
         let (status, _, _) = t
-            .send(
-                Method::GET,
+            .get_as(
                 &format!("/collections/reports-public/items/{public_id}/photos/2"),
                 None,
-                &[],
-                vec![],
             )
-            .await;
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::NOT_FOUND);
 
         // A public photo is revalidated on every use, so a withdrawal takes effect at once.
-        let cache = super::common::sample::header_text(&headers, axum::http::header::CACHE_CONTROL);
+        let cache =
+            super::common::response::header_text(&headers, axum::http::header::CACHE_CONTROL);
         assert!(cache.contains("no-cache"), "{cache}");
-        let etag = super::common::sample::header_text(&headers, axum::http::header::ETAG);
+        let etag = super::common::response::header_text(&headers, axum::http::header::ETAG);
         let (status, _, _) = t
             .send(
                 Method::HEAD,
@@ -2823,7 +1576,8 @@ mod edits {
                 &[("if-none-match", &etag)],
                 vec![],
             )
-            .await;
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::NOT_MODIFIED);
     }
 
@@ -2836,18 +1590,16 @@ mod edits {
             "@SUM(A1)",
             "-1+1",
         ] {
-            t.create_report(&t.sato, "道路損傷", text, (139.1, 36.01))
+            t.create_report(t.token("sato"), "道路損傷", text, (139.1, 36.01))
                 .await;
         }
         let (status, _, body) = t
-            .send(
-                Method::GET,
+            .get_as(
                 "/collections/damage-reports/export?format=csv",
-                Some(&t.sato),
-                &[],
-                vec![],
+                Some(t.token("sato")),
             )
-            .await;
+            .await
+            .into_parts();
         assert_eq!(status, StatusCode::OK, "{body}");
         let mut reader =
             csv::ReaderBuilder::new().from_reader(body.trim_start_matches('\u{feff}').as_bytes());

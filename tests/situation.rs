@@ -13,8 +13,9 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value as Json, json};
 
 use common::brute::{Brute, Shape, inside, shape};
-use common::sample::header_text;
+use common::response::header_text;
 use common::town::{Town, description, doc, town};
+use common::uri as query;
 
 const CATEGORIES: [&str; 6] = [
     "道路損傷",
@@ -49,14 +50,9 @@ struct Layer {
 
 async fn layer(t: &Town, id: &str) -> Layer {
     let (status, _, body) = t
-        .send(
-            Method::GET,
-            &format!("/collections/{id}/items?limit=10000"),
-            None,
-            &[],
-            vec![],
-        )
-        .await;
+        .get_as(&format!("/collections/{id}/items?limit=10000"), None)
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{id}: {body}");
     let d = doc(&body);
     let feats = d["features"].as_array().expect("features");
@@ -178,10 +174,10 @@ async fn seed(t: &Town, floods: &Layer, roads: &Layer, boxes: &[[f64; 4]]) -> Ve
         }
         let category = CATEGORIES[rng.random_range(0..CATEGORIES.len())];
         let text = format!("通報 {n}: 「{category}」, \"引用符\" と改行\nあり");
-        let fid = t.create_report(&t.sato, category, &text, p).await;
+        let fid = t.create_report(t.token("sato"), category, &text, p).await;
         let public = posted.len() % 3 == 0;
         if public {
-            t.patch_report(&t.sato, fid, 1, json!({"状況": "対応中"}))
+            t.patch_report(t.token("sato"), fid, 1, json!({"状況": "対応中"}))
                 .await;
         }
         posted.push(Posted {
@@ -245,14 +241,6 @@ fn expected(reports: &[&Posted], keys_of: impl Fn(&Posted) -> BTreeSet<String>) 
     (out, outside)
 }
 
-fn query(path: &str, params: &[(&str, &str)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        s.append_pair(k, v);
-    }
-    format!("{path}?{}", s.finish())
-}
-
 #[tokio::test]
 async fn summaries_count_reports_like_the_brute_force() {
     let t = town();
@@ -280,7 +268,7 @@ async fn summaries_count_reports_like_the_brute_force() {
                     ("split", "種別"),
                 ],
             ),
-            Some(&t.sato),
+            Some(t.token("sato")),
         )
         .await;
     let (want, outside) = expected(&all, rank_keys);
@@ -313,7 +301,7 @@ async fn summaries_count_reports_like_the_brute_force() {
                     ("split", "種別"),
                 ],
             ),
-            Some(&t.sato),
+            Some(t.token("sato")),
         )
         .await;
     let (want, outside) = expected(&chosen, |r| {
@@ -334,7 +322,7 @@ async fn summaries_count_reports_like_the_brute_force() {
                 "/collections/damage-reports/summary",
                 &[("by", "roads"), ("group", "路線名"), ("within", &within)],
             ),
-            Some(&t.sato),
+            Some(t.token("sato")),
         )
         .await;
     let (want, outside) = expected(&all, |r| {
@@ -392,13 +380,13 @@ async fn summaries_count_reports_like_the_brute_force() {
             ),
             (
                 "/collections/damage-reports/summary?by=roads&within=-1",
-                Some(t.sato.as_str()),
+                Some(t.token("sato")),
                 400,
                 "within",
             ),
             (
                 "/collections/damage-reports/summary?by=roads&limit=5",
-                Some(t.sato.as_str()),
+                Some(t.token("sato")),
                 400,
                 "limit",
             ),
@@ -411,7 +399,10 @@ async fn summaries_count_reports_like_the_brute_force() {
 /// starts with the parameter it is about.
 async fn assert_refused(t: &Town, cases: &[(&str, Option<&str>, u16, &str)]) {
     for &(uri, token, status, param) in cases {
-        let (got, _, body) = t.send(Method::GET, uri, token, &[], vec![]).await;
+        let (got, _, body) = t
+            .send(Method::GET, uri, token, &[], vec![])
+            .await
+            .into_parts();
         assert_eq!(got.as_u16(), status, "{uri}: {body}");
         if !param.is_empty() {
             assert!(
@@ -466,7 +457,7 @@ async fn exports_hold_exactly_what_the_query_selects() {
         "/collections/damage-reports/export",
         &[("format", "csv"), ("filter", "種別 = '道路損傷'")],
     );
-    let (status, headers, body) = t.send(Method::GET, &uri, Some(&t.sato), &[], vec![]).await;
+    let (status, headers, body) = t.get_as(&uri, Some(t.token("sato"))).await.into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         header_text(&headers, header::CONTENT_TYPE),
@@ -518,7 +509,7 @@ async fn exports_hold_exactly_what_the_query_selects() {
         "/collections/damage-reports/export",
         &[("bbox", &b.map(|v| v.to_string()).join(","))],
     );
-    let d = t.get_json(&uri, Some(&t.sato)).await;
+    let d = t.get_json(&uri, Some(t.token("sato"))).await;
     let want: BTreeSet<i64> = posted
         .iter()
         .filter(|r| r.p.0 >= b[0] && r.p.0 <= b[2] && r.p.1 >= b[1] && r.p.1 <= b[3])
@@ -536,14 +527,9 @@ async fn exports_hold_exactly_what_the_query_selects() {
 
     // The public view's export, anonymously: public reports only, without the report text.
     let (status, _, body) = t
-        .send(
-            Method::GET,
-            "/collections/reports-public/export?format=csv",
-            None,
-            &[],
-            vec![],
-        )
-        .await;
+        .get_as("/collections/reports-public/export?format=csv", None)
+        .await
+        .into_parts();
     assert_eq!(status, StatusCode::OK, "{body}");
     let (head, rows) = csv_rows(&body);
     assert!(

@@ -4,6 +4,8 @@
 
 use serde_json::Value as Json;
 
+use super::geojson::Parts;
+
 /// Vincenty's inverse formula on WGS84: metres between two lon/lat points.
 pub fn vincenty(p: (f64, f64), q: (f64, f64)) -> f64 {
     let a = 6_378_137.0_f64;
@@ -99,23 +101,75 @@ pub fn shape(g: &Json) -> Shape {
     s
 }
 
-/// Ray casting: inside a ring (points exactly on an edge may go either way; they are at
-/// distance 0 from the edge anyway).
-pub fn in_ring(p: (f64, f64), ring: &[(f64, f64)]) -> bool {
+/// Ray casting, even-odd over all `rings` together: whether `p` is inside (points exactly on
+/// an edge may go either way; they are at distance 0 from the edge anyway). Exact for a
+/// polygon's rings, and for disjoint polygons taken together.
+pub fn in_rings<'a, P>(p: P, rings: impl IntoIterator<Item = &'a [P]>) -> bool
+where
+    P: Copy + Into<[f64; 2]> + 'a,
+{
+    let p: [f64; 2] = p.into();
     let mut inside = false;
-    for w in ring.windows(2) {
-        let ((x1, y1), (x2, y2)) = (w[0], w[1]);
-        if (y1 > p.1) != (y2 > p.1) && p.0 < x1 + (p.1 - y1) * (x2 - x1) / (y2 - y1) {
-            inside = !inside;
+    for ring in rings {
+        for w in ring.windows(2) {
+            let (a, b): ([f64; 2], [f64; 2]) = (w[0].into(), w[1].into());
+            if (a[1] > p[1]) != (b[1] > p[1])
+                && p[0] < a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0])
+            {
+                inside = !inside;
+            }
         }
     }
     inside
+}
+
+/// Inside one ring.
+pub fn in_ring<P: Copy + Into<[f64; 2]>>(p: P, ring: &[P]) -> bool {
+    in_rings(p, [ring])
 }
 
 pub fn inside(p: (f64, f64), s: &Shape) -> bool {
     s.polygons
         .iter()
         .any(|rings| in_ring(p, &rings[0]) && !rings[1..].iter().any(|h| in_ring(p, h)))
+}
+
+/// Whether the closed segments a–b and c–d meet (orientation test).
+pub fn segments_cross(a: [f64; 2], b: [f64; 2], c: [f64; 2], d: [f64; 2]) -> bool {
+    let orient = |p: [f64; 2], q: [f64; 2], r: [f64; 2]| {
+        ((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])).signum()
+    };
+    orient(a, b, c) * orient(a, b, d) <= 0.0 && orient(c, d, a) * orient(c, d, b) <= 0.0
+}
+
+/// Whether `p` is in the closed box `[x0, y0, x1, y1]`.
+pub fn in_box(p: [f64; 2], b: &[f64; 4]) -> bool {
+    p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]
+}
+
+/// Whether a geometry given as parts (paths, each with whether it is a polygon ring) meets
+/// the closed box `[x0, y0, x1, y1]`: a vertex in the box, an edge crossing the box's edges,
+/// or the box inside the rings (even-odd over all rings together, which is exact for single
+/// polygons and disjoint multipolygons).
+pub fn box_meets_parts(parts: &Parts, b: &[f64; 4]) -> bool {
+    let corners = [[b[0], b[1]], [b[2], b[1]], [b[2], b[3]], [b[0], b[3]]];
+    for (path, _) in parts {
+        if path.iter().any(|p| in_box(*p, b)) {
+            return true;
+        }
+        for w in path.windows(2) {
+            if (0..4).any(|i| segments_cross(w[0], w[1], corners[i], corners[(i + 1) % 4])) {
+                return true;
+            }
+        }
+    }
+    in_rings(
+        corners[0],
+        parts
+            .iter()
+            .filter(|(_, ring)| *ring)
+            .map(|(p, _)| p.as_slice()),
+    )
 }
 
 pub fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> (f64, f64) {
