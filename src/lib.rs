@@ -18,7 +18,6 @@ pub mod encode;
 pub mod http;
 pub mod layer;
 pub mod query;
-pub mod sample;
 pub mod source;
 pub mod store;
 pub mod text;

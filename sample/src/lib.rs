@@ -6,8 +6,8 @@
 //!
 //! Everything is laid out in a local frame (metres east / north of the town centre, lon 139.10
 //! lat 36.02) and placed in JGD2011 plane rectangular zone IX (EPSG:6677); PROJ converts to
-//! geographic coordinates for the layers delivered in degrees. The module only uses external
-//! crates so it can be compiled on its own.
+//! geographic coordinates for the layers delivered in degrees. `machimap sample` and the
+//! benchmarks (benches/query.rs) call [`generate`].
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
