@@ -74,23 +74,45 @@ fn random_place(layer: &LayerView, rng: &mut StdRng) -> Place {
     }
 }
 
+/// FNV-1a over the names and contents of the files under `root` (its `src/` and `Cargo.toml`),
+/// read in path order.
+fn source_hash(root: &Path) -> anyhow::Result<u64> {
+    let mut files = vec![root.join("Cargo.toml")];
+    let mut dirs = vec![root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    for path in &files {
+        let rel = path.strip_prefix(root)?.to_string_lossy().into_owned();
+        for b in rel.into_bytes().into_iter().chain(std::fs::read(path)?) {
+            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    Ok(h)
+}
+
 fn main() -> anyhow::Result<()> {
     let scale: u32 = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(50);
-    // The cache is keyed by the generator's source, so a changed sample (new layers, catalog
-    // sections) is generated afresh.
-    let generator = include_str!("../src/sample.rs")
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-        });
+    // The cache is keyed by the generator's source (every file of the machimap-sample crate), so
+    // a changed sample (new layers, catalog sections) is generated afresh.
+    let generator = source_hash(&Path::new(env!("CARGO_MANIFEST_DIR")).join("sample"))?;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("bench-data/scale-{scale}-{:08x}", generator as u32));
     if !dir.join("catalog.toml").exists() {
         let t = Instant::now();
-        let summary = machimap::sample::generate(&dir, scale)?;
+        let summary = machimap_sample::generate(&dir, scale)?;
         let total: usize = summary.layers.iter().map(|(_, n)| n).sum();
         println!(
             "generated scale {scale}: {total} features in {:.1} s",

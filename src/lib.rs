@@ -20,7 +20,6 @@ pub mod http;
 pub mod model;
 pub mod policy;
 pub mod query;
-pub mod sample;
 pub mod source;
 pub mod store;
 pub mod text;

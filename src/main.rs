@@ -162,7 +162,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Validate { dir } => validate(dir),
-        Command::Sample { out, scale } => match machimap::sample::generate(&out, scale) {
+        Command::Sample { out, scale } => match machimap_sample::generate(&out, scale) {
             Ok(summary) => {
                 for (id, n) in summary.layers {
                     println!("{id}: {n} features");
