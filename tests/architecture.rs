@@ -17,9 +17,7 @@ use std::path::{Path, PathBuf};
 /// same layer do not know each other.
 const LAYERS: &[&[&str]] = &[
     // The shared vocabulary: no imports from the crate.
-    &[
-        "text", "view_id", "policy", "geometry", "crs", "store", "sample",
-    ],
+    &["text", "view_id", "policy", "geometry", "crs", "store"],
     &["model", "audit"],
     &["config", "auth"],
     // Features in: files, and the edit store as a source of edited features.

@@ -16,8 +16,8 @@
 use std::sync::OnceLock;
 
 use axum::http::{Method, StatusCode};
-use machimap::policy::Audience;
 use machimap::config::CatalogConfig;
+use machimap::policy::Audience;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;

@@ -12,11 +12,11 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use axum::http::StatusCode;
-use machimap::access::View;
-use machimap::policy::{Audience, Principal};
 use machimap::access::LayerReport;
+use machimap::access::View;
 use machimap::config::{CatalogConfig, LayerConfig, SourceConfig, SourceFormat};
 use machimap::model::AttrType;
+use machimap::policy::{Audience, Principal};
 use machimap::query::{self, Format, ItemsQuery};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
