@@ -24,20 +24,30 @@ pub struct ConfigError {
     pub message: String,
 }
 
-/// The whole catalog file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole catalog file, validated.
+#[derive(Debug, Clone)]
 pub struct CatalogConfig {
-    #[serde(default)]
     pub server: ServerConfig,
-    #[serde(rename = "layer", default)]
     pub layers: Vec<LayerConfig>,
     /// The sections of the location report (`GET /location`: "what is at this place?"), in
     /// the order they are shown.
-    #[serde(rename = "location", default)]
     pub location: Vec<LocationSection>,
     /// Resident reports from the public map; absent when the town takes none.
     pub reports: Option<ReportsConfig>,
+}
+
+/// The catalog as the file gives it, checked by `validate` before it becomes a
+/// `CatalogConfig`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(rename = "layer", default)]
+    layers: Vec<RawLayer>,
+    #[serde(rename = "location", default)]
+    location: Vec<LocationSection>,
+    reports: Option<ReportsConfig>,
 }
 
 /// One section of the location report (`[[location]]`): what one layer says about a place.
@@ -354,8 +364,7 @@ impl Default for ServerConfig {
 }
 
 /// One layer as the catalog declares it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct LayerConfig {
     /// URL id: lowercase ASCII letters, digits, `-` and `_`.
     pub id: String,
@@ -363,15 +372,9 @@ pub struct LayerConfig {
     pub title_en: String,
     /// Owning department, e.g. 都市計画課.
     pub department: String,
-    #[serde(default)]
     pub description: String,
-    /// The file the layer is read from. A layer has exactly one of `source`, `edit` (its
-    /// features live in the edit store) and `view` (it shows part of another layer).
-    pub source: Option<SourceConfig>,
-    /// Makes the layer editable: its features live in the edit store.
-    pub edit: Option<EditConfig>,
-    /// Makes the layer a published part of another layer.
-    pub view: Option<ViewConfig>,
+    /// Where the features come from: a file, the edit store or another layer.
+    pub origin: Origin,
     /// Source CRS such as `EPSG:6677`; when absent it is taken from the file (`.prj`, GeoJSON
     /// `crs` member, FlatGeobuf header), and GeoJSON/CSV without one are CRS84 / JGD2011.
     pub crs: Option<String>,
@@ -383,15 +386,121 @@ pub struct LayerConfig {
     /// Last update of the source data, `YYYY-MM-DD`.
     pub updated: String,
     /// Keywords for the collection metadata.
-    #[serde(default)]
     pub keywords: Vec<String>,
     /// Attribute schema: only these attributes are served; everything else in the file is dropped.
-    #[serde(rename = "attribute", default)]
     pub attributes: Vec<AttributeConfig>,
     /// Text attributes `GET /search` looks in, e.g. `["名称", "名称_カナ"]`. Each caller
     /// searches only those it may see. Default: none (the layer is not searched).
-    #[serde(default)]
     pub search: Vec<String>,
+}
+
+/// Where a layer's features come from: the catalog gives exactly one of `[layer.source]`,
+/// `[layer.edit]` and `[layer.view]`.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// Read from a file.
+    File(SourceConfig),
+    /// Editable: the features live in the edit store.
+    EditStore(EditConfig),
+    /// A published part of another layer.
+    View(ViewConfig),
+}
+
+impl LayerConfig {
+    /// The file the layer is read from, when it is.
+    pub fn source(&self) -> Option<&SourceConfig> {
+        match &self.origin {
+            Origin::File(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// How the layer is edited, when it is editable.
+    pub fn edit(&self) -> Option<&EditConfig> {
+        match &self.origin {
+            Origin::EditStore(e) => Some(e),
+            _ => None,
+        }
+    }
+    /// The layer this one shows part of, when it is a view.
+    pub fn view(&self) -> Option<&ViewConfig> {
+        match &self.origin {
+            Origin::View(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A `[[layer]]` table as written, with its origin still three optional tables: `validate`
+/// checks it before `into_layer` settles the origin.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLayer {
+    id: String,
+    title_ja: String,
+    title_en: String,
+    department: String,
+    #[serde(default)]
+    description: String,
+    source: Option<SourceConfig>,
+    edit: Option<EditConfig>,
+    view: Option<ViewConfig>,
+    crs: Option<String>,
+    id_field: Option<String>,
+    audience: Audience,
+    license: String,
+    updated: String,
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(rename = "attribute", default)]
+    attributes: Vec<AttributeConfig>,
+    #[serde(default)]
+    search: Vec<String>,
+}
+
+impl RawLayer {
+    /// The layer with its one origin; only for a layer `validate` passed.
+    fn into_layer(self) -> LayerConfig {
+        let RawLayer {
+            id,
+            title_ja,
+            title_en,
+            department,
+            description,
+            source,
+            edit,
+            view,
+            crs,
+            id_field,
+            audience,
+            license,
+            updated,
+            keywords,
+            attributes,
+            search,
+        } = self;
+        let origin = match (source, edit, view) {
+            (Some(s), None, None) => Origin::File(s),
+            (None, Some(e), None) => Origin::EditStore(e),
+            (None, None, Some(v)) => Origin::View(v),
+            _ => unreachable!("validate passes only a layer with exactly one origin"),
+        };
+        LayerConfig {
+            id,
+            title_ja,
+            title_en,
+            department,
+            description,
+            origin,
+            crs,
+            id_field,
+            audience,
+            license,
+            updated,
+            keywords,
+            attributes,
+            search,
+        }
+    }
 }
 
 /// An editable layer (`[layer.edit]`): stored in the edit store, changed through OGC API –
@@ -588,15 +697,22 @@ impl CatalogConfig {
 
     /// Parses and validates catalog text; `file` is only used in error messages.
     pub fn parse(text: &str, file: &Path) -> Result<CatalogConfig, ConfigError> {
-        let config: CatalogConfig = toml::from_str(text).map_err(|e| ConfigError {
+        let raw: RawCatalog = toml::from_str(text).map_err(|e| ConfigError {
             file: file.to_path_buf(),
             layer: None,
             message: describe_toml_error(text, &e),
         })?;
-        config.validate(file)?;
-        Ok(config)
+        raw.validate(file)?;
+        Ok(CatalogConfig {
+            server: raw.server,
+            layers: raw.layers.into_iter().map(RawLayer::into_layer).collect(),
+            location: raw.location,
+            reports: raw.reports,
+        })
     }
+}
 
+impl RawCatalog {
     fn validate(&self, file: &Path) -> Result<(), ConfigError> {
         let err = |layer: Option<&str>, message: String| ConfigError {
             file: file.to_path_buf(),
@@ -755,7 +871,7 @@ impl CatalogConfig {
 
 /// Checks where a layer's features come from: exactly one of a file, the edit store or another
 /// layer, with the settings that go with it.
-fn check_origin(layer: &LayerConfig, layers: &[LayerConfig]) -> Result<(), String> {
+fn check_origin(layer: &RawLayer, layers: &[RawLayer]) -> Result<(), String> {
     match (&layer.source, &layer.edit, &layer.view) {
         (Some(source), None, None) => {
             if source.format.is_none() && SourceFormat::from_path(&source.path).is_none() {
@@ -795,7 +911,7 @@ fn check_origin(layer: &LayerConfig, layers: &[LayerConfig]) -> Result<(), Strin
 }
 
 /// The edit-only attribute settings (`required`, `max_length`, `auto`) and code lists.
-fn check_edit_attributes(layer: &LayerConfig) -> Result<(), String> {
+fn check_edit_attributes(layer: &RawLayer) -> Result<(), String> {
     for a in &layer.attributes {
         let name = &a.name;
         if layer.edit.is_none() && (a.required || a.max_length.is_some() || a.auto.is_some()) {
@@ -846,7 +962,7 @@ fn check_edit_attributes(layer: &LayerConfig) -> Result<(), String> {
 
 /// A string attribute of `layer` by name, for the edit settings that name one.
 fn string_attribute<'a>(
-    layer: &'a LayerConfig,
+    layer: &'a RawLayer,
     setting: &str,
     name: &str,
 ) -> Result<&'a AttributeConfig, String> {
@@ -864,7 +980,7 @@ fn string_attribute<'a>(
 }
 
 impl EditConfig {
-    fn check(&self, layer: &LayerConfig, layers: &[LayerConfig]) -> Result<(), String> {
+    fn check(&self, layer: &RawLayer, layers: &[RawLayer]) -> Result<(), String> {
         for (what, a) in [
             ("edit.create", &self.create),
             ("edit.update", &self.update),
@@ -924,7 +1040,7 @@ impl EditConfig {
 }
 
 impl ViewConfig {
-    fn check(&self, layer: &LayerConfig, layers: &[LayerConfig]) -> Result<(), String> {
+    fn check(&self, layer: &RawLayer, layers: &[RawLayer]) -> Result<(), String> {
         let Some(base) = layers.iter().find(|l| l.id == self.of) else {
             return Err(format!(
                 "view.of: layer \"{}\" is not in the catalog",
@@ -960,7 +1076,7 @@ impl ViewConfig {
 }
 
 impl ReportsConfig {
-    fn check(&self, layers: &[LayerConfig]) -> Result<(), String> {
+    fn check(&self, layers: &[RawLayer]) -> Result<(), String> {
         let Some(layer) = layers.iter().find(|l| l.id == self.layer) else {
             return Err(format!("layer \"{}\" is not in the catalog", self.layer));
         };
@@ -997,7 +1113,7 @@ fn section_name(number: usize, layer: &str) -> String {
 }
 
 impl LocationSection {
-    fn check(&self, layers: &[LayerConfig]) -> Result<(), String> {
+    fn check(&self, layers: &[RawLayer]) -> Result<(), String> {
         let Some(layer) = layers.iter().find(|l| l.id == self.layer) else {
             return Err(format!("layer \"{}\" is not in the catalog", self.layer));
         };
@@ -1111,6 +1227,31 @@ label_ja = "用途地域"
         let c = CatalogConfig::parse(MINIMAL, Path::new("catalog.toml")).expect("valid");
         assert_eq!(c.server.default_limit, 10);
         assert_eq!(c.layers[0].attributes[0].name, "用途地域");
+    }
+
+    #[test]
+    fn a_layer_has_exactly_one_origin() {
+        let c = CatalogConfig::parse(MINIMAL, Path::new("c")).expect("valid");
+        assert!(matches!(c.layers[0].origin, Origin::File(_)));
+        assert!(c.layers[0].source().is_some() && c.layers[0].edit().is_none());
+        let none = MINIMAL.replace("source = { path = \"zoning.geojson\" }\n", "");
+        let two = MINIMAL.replace(
+            "source = { path = \"zoning.geojson\" }",
+            "source = { path = \"zoning.geojson\" }\nview = { of = \"zoning\" }",
+        );
+        for (text, said) in [
+            (
+                none,
+                "layer \"zoning\": give source (a file), edit (an editable layer) or view",
+            ),
+            (
+                two,
+                "layer \"zoning\": give only one of source, edit and view",
+            ),
+        ] {
+            let e = CatalogConfig::parse(&text, Path::new("c")).expect_err(said);
+            assert_eq!(e.to_string(), format!("c: {said}"));
+        }
     }
 
     #[test]
