@@ -615,8 +615,7 @@ fn run(cmd: &mut Command, what: &str) -> String {
 
 /// The source file of a layer read from a file (editable layers and views have none).
 fn source_of(l: &LayerConfig) -> &SourceConfig {
-    l.source
-        .as_ref()
+    l.source()
         .unwrap_or_else(|| panic!("layer {} is not read from a file", l.id))
 }
 
@@ -1126,7 +1125,7 @@ async fn every_layer_loads_as_many_features_as_gdal_counts() {
         .config
         .layers
         .iter()
-        .filter(|l| l.source.is_some())
+        .filter(|l| l.source().is_some())
         .collect();
     assert_eq!(
         files.len(),
@@ -1634,7 +1633,7 @@ async fn internal_layers_do_not_exist_for_the_anonymous_caller() {
         .config
         .layers
         .iter()
-        .filter(|l| l.source.is_some() && is_public(l))
+        .filter(|l| l.source().is_some() && is_public(l))
         .map(|l| l.id.as_str())
         .collect();
     assert_eq!(

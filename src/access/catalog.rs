@@ -91,7 +91,7 @@ impl Catalog {
                 .layers
                 .iter()
                 .map(|cfg| {
-                    cfg.source.as_ref().map(|src| {
+                    cfg.source().map(|src| {
                         s.spawn(move || {
                             let start = Instant::now();
                             load_layer(dir, cfg, src, extent).map(|l| (l, start.elapsed()))
@@ -116,7 +116,7 @@ impl Catalog {
                 .collect()
         });
         for (slot, cfg) in results.iter_mut().zip(&config.layers) {
-            if cfg.edit.is_some() {
+            if cfg.edit().is_some() {
                 let start = Instant::now();
                 *slot = Some(load_editable(dir, cfg, edits).map(|l| (l, start.elapsed())));
             }
@@ -127,7 +127,7 @@ impl Catalog {
             None => Ok(ViewIds::new([0; 32])),
         };
         for (i, cfg) in config.layers.iter().enumerate() {
-            let Some(view) = &cfg.view else { continue };
+            let Some(view) = cfg.view() else { continue };
             let start = Instant::now();
             let base = config.layers.iter().position(|l| l.id == view.of);
             let ids = match &view_ids {
@@ -224,7 +224,7 @@ impl Catalog {
         for l in &self.layers {
             if l.meta.id == layer.meta.id {
                 layers.push(Arc::clone(&layer));
-            } else if l.meta.view.as_ref().is_some_and(|v| v.of == layer.meta.id) {
+            } else if l.meta.view().is_some_and(|v| v.of == layer.meta.id) {
                 layers.push(Arc::new(Layer::view_of(
                     l.meta.clone(),
                     &layer,
@@ -247,7 +247,7 @@ impl Catalog {
     /// on an editable layer, an opaque id on a view.
     pub(in crate::access) fn feature_id_in(&self, id: &str, fid: i64) -> String {
         match self.raw_layer(id) {
-            Some(l) if l.meta.view.is_some() => self.view_ids.encode(fid),
+            Some(l) if l.meta.view().is_some() => self.view_ids.encode(fid),
             _ => fid.to_string(),
         }
     }
@@ -256,7 +256,7 @@ impl Catalog {
     ///
     pub(in crate::access) fn edited_fid(&self, id: &str, feature: &str) -> Option<i64> {
         match self.raw_layer(id) {
-            Some(l) if l.meta.view.is_some() => self.view_ids.decode(feature),
+            Some(l) if l.meta.view().is_some() => self.view_ids.decode(feature),
             _ => feature.parse().ok(),
         }
     }
@@ -273,7 +273,7 @@ impl Catalog {
 
     /// Whether any layer is edited through the API.
     pub fn has_editable_layers(&self) -> bool {
-        self.layers.iter().any(|l| l.meta.edit.is_some())
+        self.layers.iter().any(|l| l.meta.edit().is_some())
     }
 
     /// Resident reports' settings, when the town takes them.
@@ -322,9 +322,9 @@ impl Catalog {
         past: PastState,
     ) -> Option<Layer> {
         let layer = self.raw_layer(id)?;
-        let edited = match &layer.meta.view {
+        let edited = match layer.meta.view() {
             Some(v) => self.raw_layer(&v.of)?,
-            None if layer.meta.edit.is_some() => layer,
+            None if layer.meta.edit().is_some() => layer,
             None => return None,
         };
         let feature = Feature {
@@ -334,7 +334,7 @@ impl Catalog {
             version: past.version,
         };
         let base = Layer::from_features(edited.meta.clone(), vec![feature]).ok()?;
-        if layer.meta.view.is_some() {
+        if layer.meta.view().is_some() {
             Layer::view_of(layer.meta.clone(), &base, &self.view_ids).ok()
         } else {
             Some(base)
@@ -363,7 +363,7 @@ impl LiveCatalog {
 
 /// A problem with a whole layer, placed at its source file (or the catalog).
 fn problem_of(dir: &Path, cfg: &LayerConfig, message: &str) -> Problem {
-    let file = match &cfg.source {
+    let file = match cfg.source() {
         Some(s) => dir.join(&s.path),
         None => dir.join(crate::config::CATALOG_FILE),
     };

@@ -76,7 +76,7 @@ impl Editable {
     /// The layer's edit settings.
     pub fn edit(&self) -> &EditConfig {
         // Only editable layers are handed out.
-        self.layer.meta.edit.as_ref().unwrap_or(&NO_EDIT)
+        self.layer.meta.edit().unwrap_or(&NO_EDIT)
     }
 
     /// The feature numbered `fid` (its id in the URL) and its current state.
@@ -124,7 +124,7 @@ impl View {
     pub fn edited_layer(&self, id: &str) -> Result<Editable, Refusal> {
         self.layer(id).ok_or(Refusal::NotFound)?;
         let layer = self.catalog.raw_layer(id).ok_or(Refusal::NotFound)?;
-        if layer.meta.edit.is_none() {
+        if layer.meta.edit().is_none() {
             return Err(Refusal::ReadOnly);
         }
         Ok(Editable {
@@ -139,7 +139,7 @@ impl View {
     pub fn report_intake(&self) -> Option<(ReportsConfig, Editable)> {
         let settings = self.catalog.raw_reports()?.clone();
         let layer = self.catalog.raw_layer(&settings.layer)?;
-        layer.meta.edit.as_ref()?;
+        layer.meta.edit()?;
         let editable = Editable {
             view: self.clone(),
             layer: Arc::clone(layer),

@@ -176,7 +176,7 @@ impl Layer {
             .iter()
             .map(|a| base.schema.iter().position(|b| b.name == a.name))
             .collect();
-        let condition = meta.view.as_ref().and_then(|v| {
+        let condition = meta.view().and_then(|v| {
             let attr = v.where_attribute.as_ref()?;
             let col = base.schema.iter().position(|b| &b.name == attr)?;
             Some((col, v.where_in.clone()))

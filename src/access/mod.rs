@@ -287,10 +287,10 @@ impl<'a> LayerMeta<'a> {
     }
     /// How the layer is edited, when it is.
     pub fn edit(self) -> Option<&'a EditConfig> {
-        self.0.edit.as_ref()
+        self.0.edit()
     }
     /// The layer this one is a view of, when it is one.
     pub fn view(self) -> Option<&'a ViewConfig> {
-        self.0.view.as_ref()
+        self.0.view()
     }
 }

@@ -40,7 +40,7 @@ impl View {
             description_max: attr(&r.description)
                 .and_then(|a| a.max_length)
                 .unwrap_or(DEFAULT_MAX_LENGTH),
-            max_photos: layer.meta.edit.as_ref().map_or(0, |e| e.photos),
+            max_photos: layer.meta.edit().map_or(0, |e| e.photos),
         })
     }
 
@@ -55,13 +55,12 @@ impl View {
             .catalog
             .raw_layers()
             .iter()
-            .filter(|v| v.meta.view.as_ref().is_some_and(|v| v.of == r.layer))
+            .filter(|v| v.meta.view().is_some_and(|v| v.of == r.layer))
             .flat_map(|v| v.meta.attributes.iter().map(|a| a.name.as_str()))
             .collect();
         let status_attr = layer
             .meta
-            .edit
-            .as_ref()
+            .edit()
             .and_then(|e| e.workflow.as_ref())
             .map(|w| w.attribute.as_str());
         let mut status = Value::Null;

@@ -401,7 +401,7 @@ fn json_kind(v: &Json) -> &'static str {
 /// layers with a target (an inspection recorded against a valve).
 fn default_geometry(ctx: &Context, properties: &[Value]) -> Result<Geometry<f64>, EditError> {
     let missing = || EditError::invalid("geometry: this layer's features need a geometry");
-    let edit = ctx.layer.edit.as_ref().ok_or_else(missing)?;
+    let edit = ctx.layer.edit().ok_or_else(missing)?;
     if edit.geometry != crate::model::GeometryKind::Point {
         return Err(missing());
     }
@@ -414,7 +414,7 @@ fn default_geometry(ctx: &Context, properties: &[Value]) -> Result<Geometry<f64>
 /// Checks the target a record is about and returns its geometry (`None` for layers without
 /// targets, or a record that names none).
 fn target_of(ctx: &Context, properties: &[Value]) -> Result<Option<Geometry<f64>>, EditError> {
-    let Some(target) = ctx.layer.edit.as_ref().and_then(|e| e.target.as_ref()) else {
+    let Some(target) = ctx.layer.edit().and_then(|e| e.target.as_ref()) else {
         return Ok(None);
     };
     let column = |name: &str| ctx.layer.attributes.iter().position(|a| a.name == name);
@@ -466,10 +466,10 @@ fn finish(
     geometry: Geometry<f64>,
     mut properties: Vec<Value>,
 ) -> Result<Checked, EditError> {
-    let edit =
-        ctx.layer.edit.as_ref().ok_or_else(|| {
-            EditError::Internal(format!("layer {} is not editable", ctx.layer.id))
-        })?;
+    let edit = ctx
+        .layer
+        .edit()
+        .ok_or_else(|| EditError::Internal(format!("layer {} is not editable", ctx.layer.id)))?;
     let geometry = check_geometry(ctx, edit.geometry, geometry)?;
     let user = ctx.principal().name().to_string();
     for (i, a) in ctx.layer.attributes.iter().enumerate() {

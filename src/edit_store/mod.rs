@@ -271,7 +271,7 @@ pub trait EditStore: Send + Sync {
 impl TableSpec {
     /// The table an editable layer needs in the edit store; `None` for other layers.
     pub fn of(cfg: &LayerConfig) -> Option<TableSpec> {
-        let edit = cfg.edit.as_ref()?;
+        let edit = cfg.edit()?;
         Some(TableSpec {
             layer: cfg.id.clone(),
             title: cfg.title_ja.clone(),
