@@ -17,8 +17,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use axum::http::Method;
 use exif::Tag;
 use image::ImageFormat;
+use machimap::edit_store::EditStore;
 use serde_json::{Value as Json, json};
 
 use common::Response;
@@ -30,6 +32,7 @@ use common::photo::{
 };
 use common::server::Server;
 use common::sse::{EventStream, SseEvent};
+use common::town::Town;
 
 /// 36°1'12.5" N, 139°6'30.25" E as a phone writes it.
 const JPEG_GPS: Gps = Gps {
@@ -893,4 +896,80 @@ fn a_broken_chunked_upload_is_a_bad_request_not_a_too_large_one() {
         );
     }
     assert_eq!(t.staff_items()["numberMatched"], before);
+}
+
+/// A path id that is not a number and a body that is not the multipart it says it is get the
+/// OGC error document (`{code, description, status}` as JSON), not axum's plain-text
+/// rejections, and nothing is stored.
+#[tokio::test]
+async fn malformed_path_ids_and_multipart_bodies_get_the_ogc_error_document() {
+    let t = Town::builder().edits().build();
+    for uri in [
+        "/collections/x/items/abc/photos/zz",
+        "/collections/damage-reports/items/abc/photos/zz",
+        "/collections/damage-reports/items/1/photos/zz",
+    ] {
+        let r = t.get(uri, &[]).await;
+        assert!(
+            r.status == 400 || r.status == 404,
+            "{uri}: {} {}",
+            r.status,
+            r.body
+        );
+        r.assert_error(
+            r.status.as_u16(),
+            if r.status == 400 {
+                "InvalidRequest"
+            } else {
+                "NotFound"
+            },
+        );
+    }
+    let before = t
+        .edits()
+        .features("damage-reports")
+        .expect("features")
+        .len();
+    let part = "--b\r\nContent-Disposition: form-data; name=\"category\"\r\n\r\n道路損傷";
+    for (what, content_type, body) in [
+        (
+            "no boundary line at all",
+            "multipart/form-data; boundary=b",
+            "just some text".to_string(),
+        ),
+        (
+            "a part that never ends",
+            "multipart/form-data; boundary=b",
+            part.to_string(),
+        ),
+        (
+            "a part whose headers never end",
+            "multipart/form-data; boundary=b",
+            "--b\r\nContent-Disposition: form-data; name=\"category\"".to_string(),
+        ),
+        (
+            "no boundary in Content-Type",
+            "multipart/form-data",
+            format!("{part}\r\n--b--\r\n"),
+        ),
+    ] {
+        let r = t
+            .send(
+                Method::POST,
+                "/reports",
+                None,
+                &[("Content-Type", content_type)],
+                body.into_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{what}: {}", r.body);
+        r.assert_error(400, "InvalidRequest");
+    }
+    assert_eq!(
+        t.edits()
+            .features("damage-reports")
+            .expect("features")
+            .len(),
+        before
+    );
 }
