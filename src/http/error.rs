@@ -57,49 +57,39 @@ pub enum Kind {
 
 impl Kind {
     pub fn status(self) -> StatusCode {
-        match self {
-            Kind::BadParameter | Kind::BadRequest => StatusCode::BAD_REQUEST,
-            Kind::Unauthorized | Kind::InvalidToken => StatusCode::UNAUTHORIZED,
-            Kind::Forbidden => StatusCode::FORBIDDEN,
-            Kind::NotFound => StatusCode::NOT_FOUND,
-            Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Kind::Conflict => StatusCode::CONFLICT,
-            Kind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Kind::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-            Kind::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Kind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Kind::UriTooLong => StatusCode::URI_TOO_LONG,
-            Kind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Kind::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.parts().0
     }
 
     /// The `code` of the OGC exception document.
     pub fn code(self) -> &'static str {
+        self.parts().1
+    }
+
+    fn parts(self) -> (StatusCode, &'static str) {
+        use StatusCode as S;
         match self {
-            Kind::BadParameter => "InvalidParameterValue",
-            Kind::BadRequest => "InvalidRequest",
-            Kind::Unauthorized => "Unauthorized",
-            Kind::InvalidToken => "InvalidToken",
-            Kind::Forbidden => "Forbidden",
-            Kind::NotFound => "NotFound",
-            Kind::MethodNotAllowed => "MethodNotAllowed",
-            Kind::Conflict => "Conflict",
-            Kind::PreconditionFailed => "PreconditionFailed",
-            Kind::PreconditionRequired => "PreconditionRequired",
-            Kind::Unprocessable => "UnprocessableEntity",
-            Kind::ServiceUnavailable => "ServiceUnavailable",
-            Kind::PayloadTooLarge => "PayloadTooLarge",
-            Kind::RequestTimeout => "RequestTimeout",
-            Kind::UriTooLong => "URITooLong",
-            Kind::HeadersTooLarge => "RequestHeaderFieldsTooLarge",
-            Kind::UnsupportedMediaType => "UnsupportedMediaType",
-            Kind::TooManyRequests { .. } => "TooManyRequests",
-            Kind::Internal => "ServerError",
+            Kind::BadParameter => (S::BAD_REQUEST, "InvalidParameterValue"),
+            Kind::BadRequest => (S::BAD_REQUEST, "InvalidRequest"),
+            Kind::Unauthorized => (S::UNAUTHORIZED, "Unauthorized"),
+            Kind::InvalidToken => (S::UNAUTHORIZED, "InvalidToken"),
+            Kind::Forbidden => (S::FORBIDDEN, "Forbidden"),
+            Kind::NotFound => (S::NOT_FOUND, "NotFound"),
+            Kind::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
+            Kind::Conflict => (S::CONFLICT, "Conflict"),
+            Kind::PreconditionFailed => (S::PRECONDITION_FAILED, "PreconditionFailed"),
+            Kind::PreconditionRequired => (S::PRECONDITION_REQUIRED, "PreconditionRequired"),
+            Kind::Unprocessable => (S::UNPROCESSABLE_ENTITY, "UnprocessableEntity"),
+            Kind::ServiceUnavailable => (S::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+            Kind::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
+            Kind::RequestTimeout => (S::REQUEST_TIMEOUT, "RequestTimeout"),
+            Kind::UriTooLong => (S::URI_TOO_LONG, "URITooLong"),
+            Kind::HeadersTooLarge => (
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "RequestHeaderFieldsTooLarge",
+            ),
+            Kind::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType"),
+            Kind::TooManyRequests { .. } => (S::TOO_MANY_REQUESTS, "TooManyRequests"),
+            Kind::Internal => (S::INTERNAL_SERVER_ERROR, "ServerError"),
         }
     }
 }

@@ -158,14 +158,25 @@ pub async fn list(
     BaseUrl(base): BaseUrl,
     Path((id, fid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let layer = visible_layer(&view, &id)?;
-    let found = visible_photos(&state, &view, &layer, &fid).await?;
-    let list: Vec<_> = found
+    let list = photo_list(&state, &view, &base, &id, &fid).await?;
+    Ok(json_response(StatusCode::OK, json!({ "photos": list })))
+}
+
+/// The photos of feature `fid` of collection `id` that `view` shows, as the list documents.
+async fn photo_list(
+    state: &AppState,
+    view: &crate::access::View,
+    base: &str,
+    id: &str,
+    fid: &str,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let layer = visible_layer(view, id)?;
+    let found = visible_photos(state, view, &layer, fid).await?;
+    Ok(found
         .photos
         .iter()
-        .map(|(_, p)| photo_json(&base, &id, &fid, p, found.staff))
-        .collect();
-    Ok(json_response(StatusCode::OK, json!({ "photos": list })))
+        .map(|(_, p)| photo_json(base, id, fid, p, found.staff))
+        .collect())
 }
 
 /// `GET /collections/{id}/items/{fid}/photos/{n}`: the image itself.
@@ -268,13 +279,7 @@ pub async fn add(
     })
     .await??;
     let view = super::identity::view_of(&state, &caller.principal);
-    let layer = visible_layer(&view, &id)?;
-    let found = visible_photos(&state, &view, &layer, &fid).await?;
-    let list: Vec<_> = found
-        .photos
-        .iter()
-        .map(|(_, p)| photo_json(&base, &id, &fid, p, found.staff))
-        .collect();
+    let list = photo_list(&state, &view, &base, &id, &fid).await?;
     let mut response = json_response(StatusCode::CREATED, json!({ "photos": list }));
     let version = committed.feature.as_ref().map_or(0, |f| f.version);
     if let Ok(v) = HeaderValue::from_str(&super::edit::etag(&fid, version)) {

@@ -68,11 +68,7 @@ pub fn read(
         }
         index += 1;
     }
-    problems.finish(SourceData {
-        rows,
-        declared_crs,
-        default_crs: None,
-    })
+    problems.finish_declared(rows, declared_crs)
 }
 
 /// One feature's geometry and declared attributes.

@@ -107,6 +107,19 @@ impl Problems {
     }
 
     /// `Ok(data)` when nothing was wrong, else every problem.
+    /// The rows of a format whose CRS the file declares (or not), or every problem found.
+    pub fn finish_declared(
+        self,
+        rows: Vec<(Geometry<f64>, Vec<Value>)>,
+        declared_crs: Option<String>,
+    ) -> Result<SourceData, Vec<Problem>> {
+        self.finish(SourceData {
+            rows,
+            declared_crs,
+            default_crs: None,
+        })
+    }
+
     pub fn finish(self, data: SourceData) -> Result<SourceData, Vec<Problem>> {
         if self.list.is_empty() {
             Ok(data)

@@ -91,11 +91,7 @@ pub fn read(
         }
         index += 1;
     }
-    problems.finish(SourceData {
-        rows,
-        declared_crs,
-        default_crs: None,
-    })
+    problems.finish_declared(rows, declared_crs)
 }
 
 /// The DBF text encoding: the catalog's, else the `.cpg`'s, else Shift_JIS (what Japanese
