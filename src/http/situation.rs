@@ -10,6 +10,7 @@ use serde_json::json;
 use super::extract::Path;
 use super::features::{audit_read, visible_layer};
 use super::{ApiError, AppState, CurrentView, QueryPairs};
+use crate::access::{LayerView, VisibleAttr};
 use crate::encode::geojson::{write_collection_head, write_feature_in, write_value};
 use crate::encode::media;
 use crate::query::summary::{SummaryOf, summarize};
@@ -88,24 +89,8 @@ pub async fn summary(
     let by = view.layer(&by_id).ok_or_else(|| {
         ApiError::from(QueryError::new("by", format!("no collection \"{by_id}\"")))
     })?;
-    let group_attr = match &group {
-        None => None,
-        Some(name) => Some(by.attribute(name).map(|(a, _)| a).ok_or_else(|| {
-            ApiError::from(QueryError::new(
-                "group",
-                format!("collection \"{by_id}\" has no attribute \"{name}\""),
-            ))
-        })?),
-    };
-    let split_attr = match &split {
-        None => None,
-        Some(name) => Some(layer.attribute(name).map(|(a, _)| a).ok_or_else(|| {
-            ApiError::from(QueryError::new(
-                "split",
-                format!("collection \"{id}\" has no attribute \"{name}\""),
-            ))
-        })?),
-    };
+    let group_attr = named_attr(&by, &by_id, "group", group.as_deref())?;
+    let split_attr = named_attr(&layer, &id, "split", split.as_deref())?;
     let (_, selected) = select_all(&layer, &pairs, view.server())?;
     let mut touched: Vec<_> = split_attr.into_iter().collect();
     touched.extend(layer.visible().iter().copied());
@@ -215,4 +200,22 @@ pub async fn export(
             .insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
+}
+
+/// The visible attribute that parameter `param` names in collection `id`, when it names one;
+/// a hidden attribute is refused like one that does not exist.
+fn named_attr(
+    layer: &LayerView,
+    id: &str,
+    param: &str,
+    name: Option<&str>,
+) -> Result<Option<VisibleAttr>, ApiError> {
+    let Some(name) = name else { return Ok(None) };
+    let attr = layer.attribute(name).map(|(a, _)| a).ok_or_else(|| {
+        ApiError::from(QueryError::new(
+            param,
+            format!("collection \"{id}\" has no attribute \"{name}\""),
+        ))
+    })?;
+    Ok(Some(attr))
 }
