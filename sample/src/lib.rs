@@ -163,4 +163,25 @@ mod tests {
         let total: usize = ta.values().map(Vec::len).sum();
         assert!(total < 3 * 1024 * 1024, "sample is {total} bytes");
     }
+
+    /// `data/` is what `machimap sample` writes at scale 1: after changing the generator, run it
+    /// again and commit the result.
+    #[test]
+    fn scale_1_is_the_committed_data() {
+        let out = tempfile::tempdir().expect("tempdir");
+        generate(out.path(), 1).expect("generate");
+        let committed = read_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../data"));
+        let generated = read_tree(out.path());
+        assert_eq!(
+            generated.keys().collect::<Vec<_>>(),
+            committed.keys().collect::<Vec<_>>()
+        );
+        for (path, bytes) in &generated {
+            assert!(
+                committed.get(path) == Some(bytes),
+                "data/{} is not what the generator writes: run `machimap sample`",
+                path.display()
+            );
+        }
+    }
 }
