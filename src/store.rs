@@ -121,16 +121,10 @@ impl Store {
         // Password hashes live here: only the server's own user may read the file. SQLite gives
         // its -wal and -shm files the database file's permissions.
         if !path.exists() {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|source| StoreError::Create {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
+            create_private(path).map_err(|source| StoreError::Create {
+                path: path.to_path_buf(),
+                source,
+            })?;
         }
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
@@ -188,6 +182,18 @@ impl Store {
         let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
         Ok(f(&mut conn)?)
     }
+}
+
+/// Creates an empty file only the server's own user may read or write (0600): SQLite gives
+/// a database's -wal and -shm files the database file's permissions.
+pub fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
 }
 
 #[cfg(test)]

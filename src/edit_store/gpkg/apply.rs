@@ -84,8 +84,7 @@ pub(super) fn apply(
             geometry,
             properties,
         } => {
-            let before = existing(conn, layer, *fid)?;
-            check_version(&before, *expected_version)?;
+            let before = at_version(conn, layer, *fid, *expected_version)?;
             check_feature(spec, geometry, properties)?;
             update_row(conn, layer, *fid, geometry, properties)?;
             let after = StoredFeature {
@@ -104,8 +103,7 @@ pub(super) fn apply(
             fid,
             expected_version,
         } => {
-            let before = existing(conn, layer, *fid)?;
-            check_version(&before, *expected_version)?;
+            let before = at_version(conn, layer, *fid, *expected_version)?;
             let before = before_json(conn, spec, &before)?;
             conn.execute(
                 &format!("DELETE FROM {} WHERE \"fid\" = ?1", ident(id)),
@@ -183,13 +181,7 @@ pub(super) fn apply(
             }
             let before_j = before_json(conn, spec, &before)?;
             insert_photos(conn, id, *fid, photos, now)?;
-            let after = bumped(&before, now, actor);
-            write_meta(conn, id, &after)?;
-            Ok(Applied {
-                fid: *fid,
-                before: Some(before_j),
-                after: Some(snapshot(conn, spec, after)?),
-            })
+            new_version(conn, spec, id, &before, before_j, (now, actor))
         }
         Op::SetPhotoPublic {
             fid,
@@ -197,8 +189,7 @@ pub(super) fn apply(
             public,
             expected_version,
         } => {
-            let before = existing(conn, layer, *fid)?;
-            check_version(&before, *expected_version)?;
+            let before = at_version(conn, layer, *fid, *expected_version)?;
             let before_j = before_json(conn, spec, &before)?;
             let changed = conn.execute(
                 "UPDATE machimap_photo SET public = ?4 WHERE layer = ?1 AND fid = ?2 AND n = ?3",
@@ -207,13 +198,7 @@ pub(super) fn apply(
             if changed == 0 {
                 return Err(Failure::Refused(StoreError::NoPhoto { fid: *fid, n: *n }));
             }
-            let after = bumped(&before, now, actor);
-            write_meta(conn, id, &after)?;
-            Ok(Applied {
-                fid: *fid,
-                before: Some(before_j),
-                after: Some(snapshot(conn, spec, after)?),
-            })
+            new_version(conn, spec, id, &before, before_j, (now, actor))
         }
     }
 }
@@ -253,4 +238,34 @@ pub(super) fn touch_contents(
         )?,
     };
     Ok(())
+}
+
+/// Feature `fid` as it is now, if it is at the version the change was made on.
+fn at_version(
+    conn: &Connection,
+    layer: &Layer,
+    fid: i64,
+    expected_version: i64,
+) -> Result<StoredFeature, Failure> {
+    let before = existing(conn, layer, fid)?;
+    check_version(&before, expected_version)?;
+    Ok(before)
+}
+
+/// A change that leaves the row as it is (photos): the feature's next version, by `actor`.
+fn new_version(
+    conn: &Connection,
+    spec: &TableSpec,
+    id: &str,
+    before: &StoredFeature,
+    before_json: Json,
+    (now, actor): (&str, &str),
+) -> Result<Applied, Failure> {
+    let after = bumped(before, now, actor);
+    write_meta(conn, id, &after)?;
+    Ok(Applied {
+        fid: before.fid,
+        before: Some(before_json),
+        after: Some(snapshot(conn, spec, after)?),
+    })
 }

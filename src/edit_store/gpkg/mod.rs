@@ -103,13 +103,7 @@ impl GeoPackage {
         // Edits hold residents' reports and photos: only the server's own user may read the
         // file. SQLite gives its -wal and -shm files the database file's permissions.
         if !path.exists() {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| fail(format!("cannot create: {e}")))?;
+            crate::store::create_private(path).map_err(|e| fail(format!("cannot create: {e}")))?;
         }
         let mut conn = Connection::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
         conn.execute_batch(

@@ -7,9 +7,11 @@ use super::*;
 #[test]
 fn create_replace_delete_restore_keep_versions_and_history() {
     let (_dir, _path, store) = fresh();
-    let c = store
-        .commit(&change(LAYER, create(pt(139.7, 35.6), props("陥没", 1, 1))))
-        .expect("create");
+    let c = commit(
+        &store,
+        create(pt(139.7, 35.6), props("陥没", 1, 1)),
+        "create",
+    );
     let f = c.feature.clone().expect("created feature");
     assert_eq!((f.version, f.created_by.as_str()), (1, "tanaka"));
     assert_eq!(f.created_at, f.updated_at);
@@ -20,17 +22,11 @@ fn create_replace_delete_restore_keep_versions_and_history() {
     );
     assert_eq!(store.features(LAYER).expect("features"), vec![f.clone()]);
 
-    let r = store
-        .commit(&change(
-            LAYER,
-            Op::Replace {
-                fid: c.fid,
-                expected_version: 1,
-                geometry: pt(139.71, 35.61),
-                properties: props("ひび割れ", 2, 2),
-            },
-        ))
-        .expect("replace");
+    let r = commit(
+        &store,
+        replace(c.fid, 1, pt(139.71, 35.61), props("ひび割れ", 2, 2)),
+        "replace",
+    );
     let replaced = r.feature.clone().expect("replaced feature");
     assert_eq!(replaced.version, 2);
     assert_eq!(replaced.properties, props("ひび割れ", 2, 2));
@@ -41,24 +37,14 @@ fn create_replace_delete_restore_keep_versions_and_history() {
     );
     assert!(r.seq > c.seq);
 
-    let d = store
-        .commit(&change(
-            LAYER,
-            Op::Delete {
-                fid: c.fid,
-                expected_version: 2,
-            },
-        ))
-        .expect("delete");
+    let d = commit(&store, delete(c.fid, 2), "delete");
     assert!(d.feature.is_none());
     assert!(store.features(LAYER).expect("features").is_empty());
     let deleted = store.deleted(LAYER).expect("deleted");
     assert_eq!(deleted.len(), 1);
     assert_eq!(deleted[0].seq, d.seq);
 
-    let back = store
-        .commit(&change(LAYER, Op::Restore { fid: c.fid }))
-        .expect("restore");
+    let back = commit(&store, Op::Restore { fid: c.fid }, "restore");
     let restored = back.feature.clone().expect("restored feature");
     assert_eq!(back.fid, c.fid, "a restore keeps the fid");
     assert_eq!(restored.version, 3, "deleted version + 1");
@@ -141,25 +127,11 @@ fn create_replace_delete_restore_keep_versions_and_history() {
 #[test]
 fn fids_are_never_reused() {
     let (_dir, _path, store) = fresh();
-    let a = store
-        .commit(&change(LAYER, create(pt(1.0, 1.0), props("a", 1, 1))))
-        .expect("a");
-    let b = store
-        .commit(&change(LAYER, create(pt(2.0, 2.0), props("b", 2, 2))))
-        .expect("b");
+    let a = commit(&store, create(pt(1.0, 1.0), props("a", 1, 1)), "a");
+    let b = commit(&store, create(pt(2.0, 2.0), props("b", 2, 2)), "b");
     // Deleting the highest fid is what makes a plain rowid table hand it out again.
-    store
-        .commit(&change(
-            LAYER,
-            Op::Delete {
-                fid: b.fid,
-                expected_version: 1,
-            },
-        ))
-        .expect("delete b");
-    let c = store
-        .commit(&change(LAYER, create(pt(3.0, 3.0), props("c", 3, 3))))
-        .expect("c");
+    commit(&store, delete(b.fid, 1), "delete b");
+    let c = commit(&store, create(pt(3.0, 3.0), props("c", 3, 3)), "c");
     assert!(
         c.fid > b.fid && b.fid > a.fid,
         "{} {} {}",
@@ -179,31 +151,18 @@ fn fids_are_never_reused() {
 #[test]
 fn stale_or_missing_targets_change_nothing() {
     let (_dir, path, store) = fresh();
-    let c = store
-        .commit(&change(LAYER, create(pt(1.0, 1.0), props("陥没", 1, 1))))
-        .expect("create");
-    store
-        .commit(&change(
-            LAYER,
-            Op::Replace {
-                fid: c.fid,
-                expected_version: 1,
-                geometry: pt(2.0, 2.0),
-                properties: props("陥没", 2, 2),
-            },
-        ))
-        .expect("first replace");
+    let c = commit(&store, create(pt(1.0, 1.0), props("陥没", 1, 1)), "create");
+    commit(
+        &store,
+        replace(c.fid, 1, pt(2.0, 2.0), props("陥没", 2, 2)),
+        "first replace",
+    );
     let features = store.features(LAYER).expect("features");
     let seq = store.last_seq().expect("seq");
 
     let stale = store.commit(&change(
         LAYER,
-        Op::Replace {
-            fid: c.fid,
-            expected_version: 1,
-            geometry: pt(3.0, 3.0),
-            properties: props("落下物", 3, 3),
-        },
+        replace(c.fid, 1, pt(3.0, 3.0), props("落下物", 3, 3)),
     ));
     assert!(
         matches!(
@@ -212,13 +171,7 @@ fn stale_or_missing_targets_change_nothing() {
         ),
         "{stale:?}"
     );
-    let stale_delete = store.commit(&change(
-        LAYER,
-        Op::Delete {
-            fid: c.fid,
-            expected_version: 1,
-        },
-    ));
+    let stale_delete = store.commit(&change(LAYER, delete(c.fid, 1)));
     assert!(matches!(
         stale_delete,
         Err(StoreError::VersionMismatch { .. })
@@ -237,12 +190,7 @@ fn stale_or_missing_targets_change_nothing() {
     ));
     let missing = store.commit(&change(
         LAYER,
-        Op::Replace {
-            fid: c.fid + 100,
-            expected_version: 1,
-            geometry: pt(3.0, 3.0),
-            properties: props("落下物", 3, 3),
-        },
+        replace(c.fid + 100, 1, pt(3.0, 3.0), props("落下物", 3, 3)),
     ));
     assert!(
         matches!(missing, Err(StoreError::NoFeature { .. })),
@@ -278,12 +226,7 @@ fn two_writers_on_one_version_cannot_both_succeed() {
                     barrier.wait();
                     store.commit(&change(
                         LAYER,
-                        Op::Replace {
-                            fid: c.fid,
-                            expected_version: 1,
-                            geometry: pt(2.0 + i as f64, 2.0),
-                            properties: props("陥没", 2, 2),
-                        },
+                        replace(c.fid, 1, pt(2.0 + i as f64, 2.0), props("陥没", 2, 2)),
                     ))
                 })
             })
@@ -340,29 +283,16 @@ fn idempotency_key_replays_the_first_result() {
     assert_eq!(store.last_seq().expect("seq"), first.seq);
 
     // A replay reports the feature as it is now.
-    store
-        .commit(&change(
-            LAYER,
-            Op::Replace {
-                fid: first.fid,
-                expected_version: 1,
-                geometry: pt(139.8, 35.7),
-                properties: props("陥没", 2, 5),
-            },
-        ))
-        .expect("replace");
+    commit(
+        &store,
+        replace(first.fid, 1, pt(139.8, 35.7), props("陥没", 2, 5)),
+        "replace",
+    );
     let later = store.commit(&keyed(LAYER, op(), "key-1")).expect("later");
     assert!(later.replayed);
     assert_eq!(later.feature.expect("current").version, 2);
 
-    let other_op = store.commit(&keyed(
-        LAYER,
-        Op::Delete {
-            fid: first.fid,
-            expected_version: 2,
-        },
-        "key-1",
-    ));
+    let other_op = store.commit(&keyed(LAYER, delete(first.fid, 2), "key-1"));
     assert!(
         matches!(other_op, Err(StoreError::KeyReused)),
         "{other_op:?}"
@@ -370,35 +300,14 @@ fn idempotency_key_replays_the_first_result() {
     assert_eq!(store.features(LAYER).expect("features").len(), 1);
 
     // A refused commit does not use up its key: the corrected retry goes through.
-    let stale = store.commit(&keyed(
-        LAYER,
-        Op::Delete {
-            fid: first.fid,
-            expected_version: 1,
-        },
-        "key-2",
-    ));
+    let stale = store.commit(&keyed(LAYER, delete(first.fid, 1), "key-2"));
     assert!(matches!(stale, Err(StoreError::VersionMismatch { .. })));
     let fixed = store
-        .commit(&keyed(
-            LAYER,
-            Op::Delete {
-                fid: first.fid,
-                expected_version: 2,
-            },
-            "key-2",
-        ))
+        .commit(&keyed(LAYER, delete(first.fid, 2), "key-2"))
         .expect("delete");
     assert!(!fixed.replayed);
     let replayed_delete = store
-        .commit(&keyed(
-            LAYER,
-            Op::Delete {
-                fid: first.fid,
-                expected_version: 2,
-            },
-            "key-2",
-        ))
+        .commit(&keyed(LAYER, delete(first.fid, 2), "key-2"))
         .expect("replayed delete");
     assert!(replayed_delete.replayed && replayed_delete.feature.is_none());
     assert_eq!(replayed_delete.seq, fixed.seq);
@@ -416,27 +325,25 @@ fn idempotency_key_replays_the_first_result() {
 #[test]
 fn photos_are_numbered_kept_and_approved() {
     let (_dir, _path, store) = fresh();
-    let c = store
-        .commit(&change(
-            LAYER,
-            Op::Create {
-                geometry: pt(1.0, 1.0),
-                properties: props("陥没", 1, 1),
-                photos: vec![photo(1), photo(2)],
-                receipt_hash: Some([7; 32]),
-            },
-        ))
-        .expect("create");
-    let more = store
-        .commit(&change(
-            LAYER,
-            Op::AddPhotos {
-                fid: c.fid,
-                expected_version: None,
-                photos: vec![photo(3)],
-            },
-        ))
-        .expect("add photos");
+    let c = commit(
+        &store,
+        Op::Create {
+            geometry: pt(1.0, 1.0),
+            properties: props("陥没", 1, 1),
+            photos: vec![photo(1), photo(2)],
+            receipt_hash: Some([7; 32]),
+        },
+        "create",
+    );
+    let more = commit(
+        &store,
+        Op::AddPhotos {
+            fid: c.fid,
+            expected_version: None,
+            photos: vec![photo(3)],
+        },
+        "add photos",
+    );
     assert_eq!(more.feature.expect("feature").version, 2);
     let list = store.photos(LAYER, c.fid).expect("photos");
     assert_eq!(list.iter().map(|p| p.n).collect::<Vec<_>>(), [1, 2, 3]);
@@ -450,17 +357,16 @@ fn photos_are_numbered_kept_and_approved() {
     );
     assert_eq!(store.photo(LAYER, c.fid, 4).expect("photo"), None);
 
-    let approve = store
-        .commit(&change(
-            LAYER,
-            Op::SetPhotoPublic {
-                fid: c.fid,
-                n: 2,
-                public: true,
-                expected_version: 2,
-            },
-        ))
-        .expect("approve");
+    let approve = commit(
+        &store,
+        Op::SetPhotoPublic {
+            fid: c.fid,
+            n: 2,
+            public: true,
+            expected_version: 2,
+        },
+        "approve",
+    );
     assert_eq!(approve.feature.expect("feature").version, 3);
     let list = store.photos(LAYER, c.fid).expect("photos");
     assert_eq!(
@@ -507,38 +413,27 @@ fn photos_are_numbered_kept_and_approved() {
         Some(c.fid)
     );
     assert_eq!(store.by_receipt(LAYER, &[8; 32]).expect("receipt"), None);
-    store
-        .commit(&change(
-            LAYER,
-            Op::Delete {
-                fid: c.fid,
-                expected_version: 3,
-            },
-        ))
-        .expect("delete");
+    commit(&store, delete(c.fid, 3), "delete");
     assert_eq!(
         store.photos(LAYER, c.fid).expect("photos").len(),
         3,
         "kept after delete"
     );
     assert_eq!(store.by_receipt(LAYER, &[7; 32]).expect("receipt"), None);
-    store
-        .commit(&change(LAYER, Op::Restore { fid: c.fid }))
-        .expect("restore");
+    commit(&store, Op::Restore { fid: c.fid }, "restore");
     assert_eq!(
         store.by_receipt(LAYER, &[7; 32]).expect("receipt"),
         Some(c.fid)
     );
-    store
-        .commit(&change(
-            LAYER,
-            Op::AddPhotos {
-                fid: c.fid,
-                expected_version: Some(4),
-                photos: vec![photo(4)],
-            },
-        ))
-        .expect("add after restore");
+    commit(
+        &store,
+        Op::AddPhotos {
+            fid: c.fid,
+            expected_version: Some(4),
+            photos: vec![photo(4)],
+        },
+        "add after restore",
+    );
     let ns: Vec<i64> = store
         .photos(LAYER, c.fid)
         .expect("photos")

@@ -14,29 +14,18 @@ fn everything_survives_reopening_and_prepare_follows_the_catalog() {
         store
             .prepare(&spec(LAYER, GeometryKind::Point))
             .expect("prepare");
-        let a = store
-            .commit(&change(
-                LAYER,
-                Op::Create {
-                    geometry: pt(139.7, 35.6),
-                    properties: props("陥没", 1, 1),
-                    photos: vec![photo(1)],
-                    receipt_hash: Some([1; 32]),
-                },
-            ))
-            .expect("a");
-        let b = store
-            .commit(&change(LAYER, create(pt(139.8, 35.7), props("段差", 2, 2))))
-            .expect("b");
-        store
-            .commit(&change(
-                LAYER,
-                Op::Delete {
-                    fid: b.fid,
-                    expected_version: 1,
-                },
-            ))
-            .expect("delete b");
+        let a = commit(
+            &store,
+            Op::Create {
+                geometry: pt(139.7, 35.6),
+                properties: props("陥没", 1, 1),
+                photos: vec![photo(1)],
+                receipt_hash: Some([1; 32]),
+            },
+            "a",
+        );
+        let b = commit(&store, create(pt(139.8, 35.7), props("段差", 2, 2)), "b");
+        commit(&store, delete(b.fid, 1), "delete b");
         assert_eq!(a.fid, 1);
         (
             store.features(LAYER).expect("features"),
@@ -90,17 +79,11 @@ fn everything_survives_reopening_and_prepare_follows_the_catalog() {
     assert_eq!(declared, "TEXT");
     let mut props6 = props("陥没", 3, 3);
     props6.push(Value::Str("歩道側".into()));
-    store
-        .commit(&change(
-            LAYER,
-            Op::Replace {
-                fid: 1,
-                expected_version: 1,
-                geometry: pt(139.7, 35.6),
-                properties: props6.clone(),
-            },
-        ))
-        .expect("replace with the new column");
+    commit(
+        &store,
+        replace(1, 1, pt(139.7, 35.6), props6.clone()),
+        "replace with the new column",
+    );
     assert_eq!(
         store.features(LAYER).expect("features")[0].properties,
         props6
@@ -200,13 +183,7 @@ fn every_value_and_geometry_kind_round_trips_exactly() {
     // The history's JSON is exact too: a delete and restore gives back the same bits.
     for (layer, fid, g, values) in &written {
         store
-            .commit(&change(
-                layer,
-                Op::Delete {
-                    fid: *fid,
-                    expected_version: 1,
-                },
-            ))
+            .commit(&change(layer, delete(*fid, 1)))
             .expect("delete");
         let back = store
             .commit(&change(layer, Op::Restore { fid: *fid }))
@@ -230,32 +207,21 @@ fn every_value_and_geometry_kind_round_trips_exactly() {
 fn file_is_a_sound_geopackage_after_a_batch_of_changes() {
     let (_dir, path, store) = fresh();
     for i in 0..40 {
-        let c = store
-            .commit(&change(
-                LAYER,
-                Op::Create {
-                    geometry: pt(139.0 + f64::from(i) / 100.0, 35.5),
-                    properties: props("陥没", 1 + i as u32 % 28, i64::from(i)),
-                    photos: vec![photo(i as u8)],
-                    receipt_hash: Some([i as u8; 32]),
-                },
-            ))
-            .expect("create");
+        let c = commit(
+            &store,
+            Op::Create {
+                geometry: pt(139.0 + f64::from(i) / 100.0, 35.5),
+                properties: props("陥没", 1 + i as u32 % 28, i64::from(i)),
+                photos: vec![photo(i as u8)],
+                receipt_hash: Some([i as u8; 32]),
+            },
+            "create",
+        );
         if i % 3 == 0 {
-            store
-                .commit(&change(
-                    LAYER,
-                    Op::Delete {
-                        fid: c.fid,
-                        expected_version: 1,
-                    },
-                ))
-                .expect("delete");
+            commit(&store, delete(c.fid, 1), "delete");
         }
         if i % 9 == 0 {
-            store
-                .commit(&change(LAYER, Op::Restore { fid: c.fid }))
-                .expect("restore");
+            commit(&store, Op::Restore { fid: c.fid }, "restore");
         }
     }
     drop(store);
@@ -318,9 +284,7 @@ fn file_is_a_sound_geopackage_after_a_batch_of_changes() {
 #[test]
 fn history_is_append_only() {
     let (_dir, path, store) = fresh();
-    store
-        .commit(&change(LAYER, create(pt(1.0, 1.0), props("陥没", 1, 1))))
-        .expect("create");
+    commit(&store, create(pt(1.0, 1.0), props("陥没", 1, 1)), "create");
     let conn = Connection::open(&path).expect("open");
     let update = conn.execute("UPDATE machimap_history SET actor = 'someone else'", []);
     assert!(update.is_err(), "an update of the history must fail");

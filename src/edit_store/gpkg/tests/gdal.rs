@@ -65,20 +65,16 @@ fn ogrinfo_reads_every_layer_without_complaint() {
         store
             .prepare(&spec(LAYER, GeometryKind::Point))
             .expect("prepare");
-        let c = store
-            .commit(&change(LAYER, create(pt(139.7, 35.6), props("陥没", 1, 7))))
-            .expect("create");
-        store
-            .commit(&change(
-                LAYER,
-                Op::Replace {
-                    fid: c.fid,
-                    expected_version: 1,
-                    geometry: pt(139.75, 35.65),
-                    properties: props("ひび割れ", 9, 7),
-                },
-            ))
-            .expect("replace");
+        let c = commit(
+            &store,
+            create(pt(139.7, 35.6), props("陥没", 1, 7)),
+            "create",
+        );
+        commit(
+            &store,
+            replace(c.fid, 1, pt(139.75, 35.65), props("ひび割れ", 9, 7)),
+            "replace",
+        );
     }
     let file = path.to_str().expect("utf-8 path");
     let Some(summary) = gdal("ogrinfo", &["-ro", "-al", "-so", file]) else {

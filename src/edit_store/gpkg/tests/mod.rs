@@ -68,6 +68,27 @@ fn keyed(layer: &str, op: Op, key: &str) -> Change {
     }
 }
 
+/// Commits `op` on the test layer, which must succeed.
+fn commit(store: &GeoPackage, op: Op, what: &str) -> Committed {
+    store.commit(&change(LAYER, op)).expect(what)
+}
+
+fn delete(fid: i64, expected_version: i64) -> Op {
+    Op::Delete {
+        fid,
+        expected_version,
+    }
+}
+
+fn replace(fid: i64, expected_version: i64, geometry: Geometry<f64>, properties: Vec<Value>) -> Op {
+    Op::Replace {
+        fid,
+        expected_version,
+        geometry,
+        properties,
+    }
+}
+
 fn create(geometry: Geometry<f64>, properties: Vec<Value>) -> Op {
     Op::Create {
         geometry,
