@@ -55,9 +55,20 @@ pub enum Refusal {
 pub struct Editable {
     view: View,
     layer: Arc<Layer>,
+    /// The layer's edit settings (an `Editable` exists only for an editable layer).
+    edit: EditConfig,
 }
 
 impl Editable {
+    /// `layer` for editing through `view`, when it is an editable layer.
+    fn of(view: &View, layer: &Arc<Layer>) -> Option<Editable> {
+        Some(Editable {
+            view: view.clone(),
+            layer: Arc::clone(layer),
+            edit: layer.meta.edit()?.clone(),
+        })
+    }
+
     pub fn id(&self) -> &str {
         &self.layer.meta.id
     }
@@ -75,8 +86,7 @@ impl Editable {
 
     /// The layer's edit settings.
     pub fn edit(&self) -> &EditConfig {
-        // Only editable layers are handed out.
-        self.layer.meta.edit().unwrap_or(&NO_EDIT)
+        &self.edit
     }
 
     /// The feature numbered `fid` (its id in the URL) and its current state.
@@ -95,17 +105,6 @@ impl Editable {
     }
 }
 
-/// Never read: `Editable` is built from editable layers only.
-static NO_EDIT: EditConfig = EditConfig {
-    geometry: crate::model::GeometryKind::Point,
-    create: Audience::Internal,
-    update: Audience::Internal,
-    delete: Audience::Internal,
-    photos: 0,
-    workflow: None,
-    target: None,
-};
-
 impl View {
     /// Layer `id` for a change of kind `action` by this view's principal.
     pub fn editable(&self, id: &str, action: Action) -> Result<Editable, Refusal> {
@@ -122,15 +121,12 @@ impl View {
     /// Layer `id` when it is visible and editable, whoever may change it (an admin's restore
     /// checks its own role).
     pub fn edited_layer(&self, id: &str) -> Result<Editable, Refusal> {
-        self.layer(id).ok_or(Refusal::NotFound)?;
-        let layer = self.catalog.raw_layer(id).ok_or(Refusal::NotFound)?;
-        if layer.meta.edit().is_none() {
-            return Err(Refusal::ReadOnly);
-        }
-        Ok(Editable {
-            view: self.clone(),
-            layer: Arc::clone(layer),
-        })
+        let layer = self
+            .catalog
+            .raw_layer(id)
+            .filter(|l| self.shows(l))
+            .ok_or(Refusal::NotFound)?;
+        Editable::of(self, layer).ok_or(Refusal::ReadOnly)
     }
 
     /// Where residents' reports go, when the town takes them: anyone may send one, whatever
@@ -138,12 +134,7 @@ impl View {
     /// The editor lets a report set only its category and description.
     pub fn report_intake(&self) -> Option<(ReportsConfig, Editable)> {
         let settings = self.catalog.raw_reports()?.clone();
-        let layer = self.catalog.raw_layer(&settings.layer)?;
-        layer.meta.edit()?;
-        let editable = Editable {
-            view: self.clone(),
-            layer: Arc::clone(layer),
-        };
+        let editable = Editable::of(self, self.catalog.raw_layer(&settings.layer)?)?;
         Some((settings, editable))
     }
 }

@@ -98,8 +98,13 @@ impl View {
         self.view_of(&layer)
     }
 
+    /// Whether this view shows `layer` at all (a hidden layer does not exist in it).
+    fn shows(&self, layer: &Layer) -> bool {
+        layer.meta.audience.admits(&self.principal)
+    }
+
     fn view_of(&self, layer: &Arc<Layer>) -> Option<LayerView> {
-        if !layer.meta.audience.admits(&self.principal) {
+        if !self.shows(layer) {
             return None;
         }
         let visible: Vec<bool> = layer
