@@ -26,4 +26,5 @@ pub mod query;
 pub mod source;
 pub mod store;
 pub mod text;
+pub mod tiles;
 pub mod view_id;

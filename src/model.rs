@@ -205,7 +205,7 @@ impl fmt::Display for FeatureId {
 }
 
 /// A feature in CRS84 with properties in schema order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Feature {
     pub id: FeatureId,
     pub geometry: Geometry<f64>,

@@ -26,8 +26,8 @@ const LAYERS: &[&[&str]] = &[
     &["access"],
     &["query"],
     &["encode"],
-    // The one writer of editable layers.
-    &["edit"],
+    // Vector tiles, built from a view and cached; the one writer of editable layers.
+    &["tiles", "edit"],
     &["http"],
 ];
 

@@ -20,6 +20,8 @@ struct LayerMeta {
     keywords: &'static [&'static str],
     /// Attributes `/search` looks in.
     search: &'static [&'static str],
+    /// Lines of `[layer.tiles]`, when the layer is drawn otherwise than by default.
+    tiles: &'static str,
     /// name, type, label_ja, label_en, audience
     attributes: &'static [(
         &'static str,
@@ -49,6 +51,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             updated: "2025-04-01",
             keywords: &["都市計画", "用途地域", "zoning", "urban planning"],
             search: &["用途地域"],
+            tiles: "",
             attributes: &[
                 ("ID", "integer", "ID", "ID", None),
                 ("用途地域", "string", "用途地域", "Use district", None),
@@ -90,6 +93,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             updated: "2026-03-31",
             keywords: &["道路", "市道", "道路台帳", "roads"],
             search: &["路線名"],
+            tiles: "attributes = { \"0\" = [\"路線番号\", \"種別\"], \"14\" = [\"*\"] }",
             attributes: &[
                 ("路線番号", "string", "路線番号", "Route number", None),
                 ("路線名", "string", "路線名", "Route name", None),
@@ -119,6 +123,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             updated: "2026-03-31",
             keywords: &["上水道", "水道管路", "water", "pipes"],
             search: &["管路番号"],
+            tiles: "",
             attributes: &[
                 ("管路番号", "string", "管路番号", "Main number", None),
                 ("管種", "string", "管種", "Pipe material", None),
@@ -140,6 +145,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             updated: "2026-03-31",
             keywords: &["上水道", "仕切弁", "消火栓", "valves", "hydrants"],
             search: &["施設番号"],
+            tiles: "",
             attributes: &[
                 ("施設番号", "string", "施設番号", "Facility number", None),
                 ("種別", "string", "種別", "Type", None),
@@ -162,6 +168,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             updated: "2026-04-01",
             keywords: &["上水道", "修繕", "維持管理", "maintenance"],
             search: &[],
+            tiles: "",
             attributes: &[
                 ("修繕番号", "string", "修繕番号", "Repair number", None),
                 ("施設番号", "string", "施設番号", "Facility number", None),
@@ -185,6 +192,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             updated: "2024-06-01",
             keywords: &["防災", "ハザードマップ", "洪水", "flood"],
             search: &["河川名"],
+            tiles: "keep = true",
             attributes: &[
                 ("浸水深ﾗﾝｸ", "integer", "浸水深ランク", "Depth rank", None),
                 ("浸水深", "string", "浸水深", "Depth", None),
@@ -205,6 +213,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             updated: "2025-12-26",
             keywords: &["防災", "ハザードマップ", "土砂災害", "landslide"],
             search: &[],
+            tiles: "keep = true",
             attributes: &[
                 ("区域番号", "string", "区域番号", "Zone number", None),
                 ("区域区分", "string", "区域区分", "Zone class", None),
@@ -226,6 +235,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             updated: "2025-04-01",
             keywords: &["防災", "避難場所", "推奨データセット", "shelters"],
             search: &["名称", "名称_カナ", "所在地_連結表記", "施設管理者電話"],
+            tiles: "keep = true",
             attributes: &[
                 ("ID", "string", "ID", "ID", None),
                 ("名称", "string", "名称", "Name", None),
@@ -265,6 +275,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             updated: "2025-10-01",
             keywords: &["観光", "ハイキング", "hiking", "tourism"],
             search: &["コース名"],
+            tiles: "",
             attributes: &[
                 ("コース名", "string", "コース名", "Course name", None),
                 ("距離_km", "number", "距離（km）", "Distance (km)", None),
@@ -292,6 +303,7 @@ fn layers_meta() -> Vec<LayerMeta> {
             updated: "2026-04-01",
             keywords: &["福祉", "防災", "避難行動要支援者"],
             search: &["氏名"],
+            tiles: "",
             attributes: &[
                 ("管理番号", "string", "管理番号", "Record number", None),
                 ("氏名", "string", "氏名", "Name", None),
@@ -356,6 +368,10 @@ pub(crate) fn catalog_toml() -> String {
             let names: Vec<String> = l.search.iter().map(|k| toml_str(k)).collect();
             let _ = writeln!(s, "search = [{}]", names.join(", "));
         }
+        if !l.tiles.is_empty() {
+            s.push_str("[layer.tiles]\n");
+            let _ = writeln!(s, "{}", l.tiles);
+        }
         for (name, kind, ja, en, audience) in l.attributes {
             s.push_str("[[layer.attribute]]\n");
             let _ = writeln!(s, "name = {}", toml_str(name));
@@ -397,6 +413,8 @@ photos = 3
 attribute = "状況"
 initial = "受付"
 transitions = { "受付" = ["対応中", "対象外"], "対応中" = ["完了", "対象外"] }
+[layer.tiles]
+keep = true
 [[layer.attribute]]
 name = "種別"
 type = "string"
@@ -458,6 +476,8 @@ license = "CC BY 4.0"
 updated = "2026-11-01"
 keywords = ["通報", "道路損傷", "reports"]
 view = { of = "damage-reports", where_attribute = "状況", where_in = ["対応中", "完了"] }
+[layer.tiles]
+keep = true
 [[layer.attribute]]
 name = "種別"
 type = "string"

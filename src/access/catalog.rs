@@ -2,12 +2,13 @@
 //! in a new one atomically on reload, so readers never wait and never see a half-loaded set.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use geo::Geometry;
 
+use super::journal::Journal;
 use super::layer::{BuildError, Layer};
 use crate::config::{
     CatalogConfig, ConfigError, EXTENT_MARGIN, LayerConfig, LocationSection, ReportsConfig,
@@ -30,6 +31,8 @@ pub struct Catalog {
     reports: Option<ReportsConfig>,
     /// The ids views give the features they show.
     view_ids: ViewIds,
+    /// Where this catalog differs from those before it (set by `LiveCatalog::replace`).
+    pub(in crate::access) journal: Journal,
 }
 
 /// How one layer loaded, for the start-up report.
@@ -175,6 +178,7 @@ impl Catalog {
                 location: config.location,
                 reports: config.reports,
                 view_ids: view_ids.unwrap_or_else(|_| ViewIds::new([0; 32])),
+                journal: Journal::default(),
             },
             reports,
         ))
@@ -240,6 +244,7 @@ impl Catalog {
             location: self.location.clone(),
             reports: self.reports.clone(),
             view_ids: self.view_ids.clone(),
+            journal: self.journal.clone(),
         })
     }
 
@@ -343,21 +348,32 @@ impl Catalog {
 }
 
 /// The catalog the server is serving now; replaced whole on reload.
-pub struct LiveCatalog(ArcSwap<Catalog>);
+pub struct LiveCatalog {
+    current: ArcSwap<Catalog>,
+    /// Held while a catalog is swapped in, so each journal follows the one before it.
+    swapping: Mutex<()>,
+}
 
 impl LiveCatalog {
     pub fn new(catalog: Catalog) -> LiveCatalog {
-        LiveCatalog(ArcSwap::from_pointee(catalog))
+        LiveCatalog {
+            current: ArcSwap::from_pointee(catalog),
+            swapping: Mutex::new(()),
+        }
     }
 
     /// The current snapshot; it stays valid for as long as the caller holds it.
     pub fn snapshot(&self) -> Arc<Catalog> {
-        self.0.load_full()
+        self.current.load_full()
     }
 
-    /// Swaps in a catalog that has already loaded successfully.
-    pub fn replace(&self, catalog: Catalog) {
-        self.0.store(Arc::new(catalog));
+    /// Swaps in a catalog that has already loaded successfully, one generation after the
+    /// current one, its journal telling where they differ.
+    pub fn replace(&self, mut catalog: Catalog) {
+        let _one_at_a_time = self.swapping.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self.current.load_full();
+        catalog.journal = old.journal.next(&old.layers, &catalog.layers);
+        self.current.store(Arc::new(catalog));
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod catalog;
 mod editable;
+mod journal;
 mod layer;
 mod reports;
 
@@ -12,7 +13,7 @@ use geo::{Geometry, Rect};
 
 use crate::config::{
     AttributeConfig, EditConfig, LayerConfig, LocationSection, ReportsConfig, ServerConfig,
-    ViewConfig,
+    TileConfig, ViewConfig,
 };
 use crate::model::{Attribute, FeatureId, PastState, Value};
 use crate::policy::{Audience, Principal};
@@ -61,6 +62,20 @@ impl View {
     /// The change behind an event id this server gave; `None` for any other text.
     pub fn event_seq(&self, id: &str) -> Option<i64> {
         self.catalog.event_seq(id)
+    }
+
+    /// The catalog's generation: one more with every edit and every reload.
+    pub fn generation(&self) -> u64 {
+        self.catalog.journal.generation()
+    }
+
+    /// Whether none of `layers` changed inside `area` (CRS84) between generation `since` and
+    /// this view's; `false` when that is too long ago to tell. Caches of answers built for an
+    /// older catalog (tiles) ask this before they serve one.
+    pub fn unchanged_since(&self, since: u64, layers: &[LayerView], area: &Rect<f64>) -> bool {
+        self.catalog
+            .journal
+            .unchanged_since(since, layers.iter().map(LayerView::id), area)
     }
 
     /// Residents' report settings, when the town takes reports (anyone may send one).
@@ -289,6 +304,10 @@ impl<'a> LayerMeta<'a> {
     }
     pub fn keywords(self) -> &'a [String] {
         &self.0.keywords
+    }
+    /// How the layer is drawn in vector tiles.
+    pub fn tiles(self) -> &'a TileConfig {
+        &self.0.tiles
     }
     /// How the layer is edited, when it is.
     pub fn edit(self) -> Option<&'a EditConfig> {

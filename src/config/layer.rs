@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::TileConfig;
 use crate::model::{AttrType, GeometryKind};
 use crate::policy::Audience;
 
 /// One layer as the catalog declares it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LayerConfig {
     /// URL id: lowercase ASCII letters, digits, `-` and `_`.
     pub id: String,
@@ -38,11 +39,13 @@ pub struct LayerConfig {
     /// Text attributes `GET /search` looks in, e.g. `["名称", "名称_カナ"]`. Each caller
     /// searches only those it may see. Default: none (the layer is not searched).
     pub search: Vec<String>,
+    /// How the layer is drawn in vector tiles (`[layer.tiles]`).
+    pub tiles: TileConfig,
 }
 
 /// Where a layer's features come from: the catalog gives exactly one of `[layer.source]`,
 /// `[layer.edit]` and `[layer.view]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Origin {
     /// Read from a file.
     File(SourceConfig),
@@ -78,7 +81,7 @@ impl LayerConfig {
 
 /// An editable layer (`[layer.edit]`): stored in the edit store, changed through OGC API –
 /// Features Part 4.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EditConfig {
     /// The one geometry type the layer holds.
@@ -99,7 +102,7 @@ pub struct EditConfig {
 }
 
 /// A status workflow (`[layer.edit.workflow]`), e.g. 受付 → 対応中 → 完了 / 対象外.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowConfig {
     /// The status attribute (a string attribute with codes).
@@ -122,7 +125,7 @@ impl WorkflowConfig {
 }
 
 /// What an editable layer's records are about (`[layer.edit.target]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
     /// The string attribute naming the target's layer id.
@@ -136,7 +139,7 @@ pub struct TargetConfig {
 /// A view layer (`view = { … }`): the features of another layer that meet a condition, with
 /// only the attributes the view declares. Photos are shown only where staff approved them.
 /// Rebuilt whenever the other layer changes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ViewConfig {
     /// The layer shown.
@@ -148,7 +151,7 @@ pub struct ViewConfig {
 }
 
 /// Where a layer's features come from.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Path relative to the data folder.
@@ -200,7 +203,7 @@ impl fmt::Display for SourceFormat {
 }
 
 /// One declared attribute.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttributeConfig {
     /// Name in the source file and in the API (Japanese names are fine).

@@ -14,6 +14,7 @@
 mod layer;
 mod reports;
 mod server;
+mod tiles;
 mod validate;
 
 pub use layer::{
@@ -22,6 +23,7 @@ pub use layer::{
 };
 pub use reports::{LocationSection, MAX_LOCATION_LIMIT, MatchRule, ReportsConfig};
 pub use server::{EXTENT_MARGIN, MAX_HEADER_BYTES, MAX_URI_BYTES, SecurityConfig, ServerConfig};
+pub use tiles::{TileAttributes, TileConfig};
 pub use validate::is_valid_layer_id;
 
 use std::path::{Path, PathBuf};
@@ -94,6 +96,8 @@ struct RawLayer {
     attributes: Vec<AttributeConfig>,
     #[serde(default)]
     search: Vec<String>,
+    #[serde(default)]
+    tiles: TileConfig,
 }
 
 impl RawLayer {
@@ -120,6 +124,7 @@ impl RawLayer {
             keywords: self.keywords,
             attributes: self.attributes,
             search: self.search,
+            tiles: self.tiles,
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     /// Largest photo accepted with a report or an inspection, bytes. Default 8 MiB.
     #[serde(default = "default_max_photo_bytes")]
     pub max_photo_bytes: usize,
+    /// Memory for built vector tiles, MiB; 0 builds every tile on request. Default 256.
+    #[serde(default = "default_tile_cache_mb")]
+    pub tile_cache_mb: u64,
 }
 
 /// Sign-in, session and public-hygiene settings (`[server.security]`).
@@ -160,6 +163,10 @@ fn default_max_photo_bytes() -> usize {
     8 << 20
 }
 
+fn default_tile_cache_mb() -> u64 {
+    256
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -171,6 +178,7 @@ impl Default for ServerConfig {
             extent: None,
             security: SecurityConfig::default(),
             max_photo_bytes: default_max_photo_bytes(),
+            tile_cache_mb: default_tile_cache_mb(),
         }
     }
 }

@@ -91,6 +91,8 @@ impl RawCatalog {
                 }
             }
             check_edit_attributes(layer).map_err(|m| err(Some(id), m))?;
+            let declared: Vec<&str> = layer.attributes.iter().map(|a| a.name.as_str()).collect();
+            layer.tiles.check(&declared).map_err(|m| err(Some(id), m))?;
             // Layer metadata is shown to everyone who sees the layer, so it must not name an
             // attribute hidden from some of them.
             for attr in &layer.attributes {

@@ -1,9 +1,11 @@
-//! Writers for query answers: GeoJSON (streamed), and plain HTML pages for people.
+//! Writers for query answers: GeoJSON (streamed), CSV, Mapbox Vector Tiles, and plain HTML
+//! pages for people.
 
 pub mod csv;
 pub mod geojson;
 pub mod html;
 pub mod location;
+pub mod mvt;
 
 use serde::Serialize;
 

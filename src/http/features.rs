@@ -40,7 +40,7 @@ fn content_crs(crs: RequestCrs) -> (header::HeaderName, String) {
 }
 
 /// A metadata document as JSON or as its HTML rendering.
-fn document(doc: Json, format: Format) -> Response {
+pub(super) fn document(doc: Json, format: Format) -> Response {
     match format {
         Format::Json => ([(header::CONTENT_TYPE, media::JSON)], doc.to_string()).into_response(),
         Format::Html => Html(html::render(&doc)).into_response(),
@@ -48,7 +48,7 @@ fn document(doc: Json, format: Format) -> Response {
 }
 
 /// `self` and `alternate` links of a resource at `url`, `self` first for the served format.
-fn self_links(url: &str, format: Format, json_type: &'static str) -> Vec<Link> {
+pub(super) fn self_links(url: &str, format: Format, json_type: &'static str) -> Vec<Link> {
     format_links(url, &[], format, json_type)
 }
 
@@ -66,6 +66,13 @@ pub async fn landing(
         Link::new(format!("{base}/conformance"), "conformance", media::JSON)
             .titled("Conformance classes"),
         Link::new(format!("{base}/collections"), "data", media::JSON).titled("Collections"),
+        super::tiles::tiles_link(&base).titled("Vector tiles of every collection"),
+        Link::new(
+            format!("{base}/tileMatrixSets"),
+            super::tiles::REL_TILING_SCHEMES,
+            media::JSON,
+        )
+        .titled("Tile matrix sets"),
     ]);
     Ok(document(
         json!({
@@ -96,7 +103,7 @@ pub async fn conformance(
     Ok(document(
         json!({
             "title": "Conformance",
-            "conformsTo": CONFORMANCE.iter().chain(crate::query::cql2::CONFORMANCE).chain(part4).collect::<Vec<_>>(),
+            "conformsTo": CONFORMANCE.iter().chain(crate::query::cql2::CONFORMANCE).chain(&super::tiles::CONFORMANCE).chain(part4).collect::<Vec<_>>(),
         }),
         format,
     ))
@@ -122,6 +129,7 @@ fn collection_doc(layer: &LayerView, base: &str, format: Format) -> Json {
             media::SCHEMA,
         )
         .titled("Sortable attributes"),
+        super::tiles::tiles_link(&url),
     ]);
     let bbox = layer.extent().map(|r| {
         let mut out = Vec::new();

@@ -16,6 +16,7 @@ mod reports;
 pub mod serve;
 mod session;
 mod situation;
+mod tiles;
 
 use std::sync::Arc;
 
@@ -40,6 +41,7 @@ use crate::edit::Editor;
 use crate::encode::{Link, media};
 use crate::query::Format;
 use crate::store::Store;
+use crate::tiles::TileCache;
 
 /// Largest sign-in body: a name and a password.
 const LOGIN_BODY_BYTES: usize = 16 * 1024;
@@ -54,6 +56,8 @@ pub struct AppState {
     /// The writer of editable layers; `None` when the server runs without an edit store
     /// (editable layers are then empty and read-only).
     pub editor: Option<Arc<Editor>>,
+    /// Built vector tiles, shared by callers who see the same content.
+    pub tiles: Arc<TileCache>,
 }
 
 impl AppState {
@@ -72,6 +76,7 @@ impl AppState {
         security: SecurityConfig,
         clock: Clock,
     ) -> Result<AppState, AuthError> {
+        let tile_cache_bytes = catalog.snapshot().server.tile_cache_mb * 1024 * 1024;
         let policy = Policy {
             session_secs: i64::from(security.session_hours) * 3600,
             max_failures: security.max_failed_logins,
@@ -83,6 +88,7 @@ impl AppState {
             limits: Arc::new(RateLimits::new(&security)),
             security: Arc::new(security),
             editor: None,
+            tiles: Arc::new(TileCache::new(tile_cache_bytes)),
         })
     }
 
@@ -160,6 +166,23 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{collection}/changes", get(live::changes))
         .route("/collections/{collection}/summary", get(situation::summary))
         .route("/collections/{collection}/export", get(situation::export))
+        .route("/tileMatrixSets", get(tiles::tile_matrix_sets))
+        .route("/tileMatrixSets/{tms}", get(tiles::tile_matrix_set))
+        .route("/tiles", get(tiles::dataset_tilesets))
+        .route("/tiles/{tms}", get(tiles::dataset_tileset))
+        .route("/tiles/{tms}/{z}/{y}/{x}", get(tiles::dataset_tile))
+        .route(
+            "/collections/{collection}/tiles",
+            get(tiles::collection_tilesets),
+        )
+        .route(
+            "/collections/{collection}/tiles/{tms}",
+            get(tiles::collection_tileset),
+        )
+        .route(
+            "/collections/{collection}/tiles/{tms}/{z}/{y}/{x}",
+            get(tiles::collection_tile),
+        )
         .route("/location", get(lookup::location))
         .route("/search", get(lookup::search))
         // Before the CORS layer, so a preflight on a read route reaches it and is answered.
