@@ -16,8 +16,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value as Json, json};
 
 mod common;
-use common::brute::{box_meets_parts, in_rings};
-use common::geojson::{Parts, feature_ids, id_text, parts};
+use common::brute::{box_meets, in_rings};
+use common::geojson::{Geometry, feature_ids, geometry, id_text};
 use common::{items_uri, sample};
 
 const LAYERS: [&str; 6] = sample::PUBLIC_LAYERS;
@@ -38,8 +38,8 @@ enum Kind {
 struct Feature {
     id: String,
     props: serde_json::Map<String, Json>,
-    /// Paths of the geometry (lon, lat), with whether each is a polygon ring.
-    parts: Parts,
+    /// The geometry (lon, lat).
+    geometry: Geometry,
 }
 
 struct Layer {
@@ -79,15 +79,12 @@ async fn load(id: &'static str) -> Layer {
         .map(|f| Feature {
             id: id_text(&f["id"]),
             props: f["properties"].as_object().expect("properties").clone(),
-            parts: parts(&f["geometry"]),
+            geometry: geometry(&f["geometry"]),
         })
         .collect();
     assert!(!features.is_empty(), "{id}: no features");
     let mut extent = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-    for p in features
-        .iter()
-        .flat_map(|f| f.parts.iter().flat_map(|(p, _)| p))
-    {
+    for p in features.iter().flat_map(|f| f.geometry.coords()) {
         extent = [
             extent[0].min(p[0]),
             extent[1].min(p[1]),
@@ -442,17 +439,11 @@ fn strictly_inside(p: [f64; 2], b: &[f64; 4]) -> bool {
 /// Even-odd over every ring of the geometry: exact for the sample's polygons, which have no
 /// overlapping parts.
 fn in_polygons(p: [f64; 2], f: &Feature) -> bool {
-    in_rings(
-        p,
-        f.parts
-            .iter()
-            .filter(|(_, ring)| *ring)
-            .map(|(r, _)| r.as_slice()),
-    )
+    in_rings(p, f.geometry.rings().map(Vec::as_slice))
 }
 
 fn box_hits(f: &Feature, b: &[f64; 4]) -> bool {
-    box_meets_parts(&f.parts, b)
+    box_meets(&f.geometry, b)
 }
 
 fn spatial(f: &Feature, s: Spatial, shape: &Shape) -> bool {
@@ -460,10 +451,9 @@ fn spatial(f: &Feature, s: Spatial, shape: &Shape) -> bool {
         (Spatial::Intersects, Shape::Bbox(b) | Shape::BoxPolygon(b)) => box_hits(f, b),
         (Spatial::Disjoint, Shape::Bbox(b) | Shape::BoxPolygon(b)) => !box_hits(f, b),
         // Every vertex strictly inside a convex box puts the whole geometry in its interior.
-        (Spatial::Within, Shape::Bbox(b) | Shape::BoxPolygon(b)) => f
-            .parts
-            .iter()
-            .all(|(p, _)| p.iter().all(|c| strictly_inside(*c, b))),
+        (Spatial::Within, Shape::Bbox(b) | Shape::BoxPolygon(b)) => {
+            f.geometry.coords().all(|c| strictly_inside(*c, b))
+        }
         // A random point lies on no line or point of the sample, only inside polygons.
         (Spatial::Contains, Shape::Point(p)) => in_polygons(*p, f),
         (s, shape) => panic!("not generated: {s:?} {shape:?}"),

@@ -24,8 +24,8 @@ use serde_json::Value as Json;
 use unicode_normalization::UnicodeNormalization;
 
 mod common;
-use common::brute::{Brute, Shape, shape, vincenty};
-use common::geojson::id_text;
+use common::brute::{Brute, vincenty};
+use common::geojson::{Geometry, geometry, id_text};
 use common::town::Town;
 use common::{Response, uri};
 
@@ -541,7 +541,7 @@ async fn location_parameters_are_checked() {
 // ---------------------------------------------------------------------------------------------
 
 /// Every feature of `layer` as the server serves it (coordinates, ids in layer order).
-async fn layer_features(layer: &str) -> (Vec<String>, Vec<Shape>) {
+async fn layer_features(layer: &str) -> (Vec<String>, Vec<Geometry>) {
     let doc = ok_json(
         &get(&format!("/collections/{layer}/items?limit=10000")).await,
         layer,
@@ -549,7 +549,7 @@ async fn layer_features(layer: &str) -> (Vec<String>, Vec<Shape>) {
     let feats = doc["features"].as_array().expect("features");
     (
         feats.iter().map(|f| id_text(&f["id"])).collect(),
-        feats.iter().map(|f| shape(&f["geometry"])).collect(),
+        feats.iter().map(|f| geometry(&f["geometry"])).collect(),
     )
 }
 
@@ -582,7 +582,7 @@ async fn nearest_matches_a_brute_force() {
                 [None, Some(50.0), Some(400.0), Some(2500.0)][rng.random_range(0..4)];
             let brute = Brute {
                 shapes: &shapes,
-                p: (lon, lat),
+                p: [lon, lat],
             };
             // The brute force: bounds for all, exact distances in bound order while they can
             // still matter.

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use serde_json::Value as Json;
 
 use common::Response;
+use common::geojson::nullable_geometry;
 use common::server::fixture_town as town;
 use common::town::Town;
 
@@ -124,21 +125,10 @@ fn gdal_extent(file: &Path) -> [f64; 4] {
         .expect("ogr2ogr (GDAL) must be installed");
     let doc: Json = serde_json::from_slice(&out.stdout).unwrap();
     let mut e = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-    fn walk(v: &Json, e: &mut [f64; 4]) {
-        match v.as_array() {
-            Some(a) if a.len() >= 2 && a[0].is_number() => {
-                let (x, y) = (a[0].as_f64().unwrap(), a[1].as_f64().unwrap());
-                e[0] = e[0].min(x);
-                e[1] = e[1].min(y);
-                e[2] = e[2].max(x);
-                e[3] = e[3].max(y);
-            }
-            Some(a) => a.iter().for_each(|x| walk(x, e)),
-            None => {}
-        }
-    }
     for f in doc["features"].as_array().unwrap() {
-        walk(&f["geometry"]["coordinates"], &mut e);
+        for &[x, y] in nullable_geometry(&f["geometry"]).coords() {
+            e = [e[0].min(x), e[1].min(y), e[2].max(x), e[3].max(y)];
+        }
     }
     e
 }

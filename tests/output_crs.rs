@@ -10,8 +10,8 @@ use serde_json::Value as Json;
 
 mod common;
 use common::Response;
-use common::brute::box_meets_parts;
-use common::geojson::{Parts, coords, feature_ids, id_text, parts};
+use common::brute::box_meets;
+use common::geojson::{Geometry, coords, feature_ids, geometry, id_text};
 use common::gsi::{ORIGINS, gsi_forward};
 use common::{items_uri, sample};
 
@@ -100,9 +100,7 @@ async fn every_plane_zone_matches_the_gsi_formula_northing_first() {
                 "{layer} EPSG:{code}: the same features"
             );
             for (id, g) in &base {
-                let (mut lonlat, mut plane) = (Vec::new(), Vec::new());
-                coords(g, &mut lonlat);
-                coords(&zone[id], &mut plane);
+                let (lonlat, plane) = (coords(g), coords(&zone[id]));
                 assert_eq!(lonlat.len(), plane.len(), "{layer} {id}: vertex count");
                 for (ll, xy) in lonlat.iter().zip(&plane) {
                     let (x, y) = gsi_forward(ll[1], ll[0], *origin);
@@ -127,10 +125,8 @@ async fn every_plane_zone_matches_the_gsi_formula_northing_first() {
         r.header("content-crs").map(str::to_string),
         Some(format!("<{}>", epsg(6677)))
     );
-    let mut ll = Vec::new();
-    coords(g, &mut ll);
-    let mut xy = Vec::new();
-    coords(&r.json()["geometry"], &mut xy);
+    let ll = coords(g);
+    let xy = coords(&r.json()["geometry"]);
     let (x, y) = gsi_forward(ll[0][1], ll[0][0], ORIGINS[8]);
     assert!((xy[0][0] - x).abs() < TOLERANCE_M && (xy[0][1] - y).abs() < TOLERANCE_M);
 }
@@ -143,18 +139,14 @@ async fn geographic_crss_are_latitude_first_and_web_mercator_follows_its_definit
         for code in [4326, 6668] {
             let swapped = features(layer, &epsg(code)).await;
             for (id, g) in &base {
-                let (mut a, mut b) = (Vec::new(), Vec::new());
-                coords(g, &mut a);
-                coords(&swapped[id], &mut b);
+                let (a, b) = (coords(g), coords(&swapped[id]));
                 let lat_first: Vec<[f64; 2]> = a.iter().map(|c| [c[1], c[0]]).collect();
                 assert_eq!(b, lat_first, "{layer} {id} EPSG:{code}: latitude first");
             }
         }
         let merc = features(layer, &epsg(3857)).await;
         for (id, g) in &base {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            coords(g, &mut a);
-            coords(&merc[id], &mut b);
+            let (a, b) = (coords(g), coords(&merc[id]));
             for (ll, xy) in a.iter().zip(&b) {
                 let x = R * ll[0].to_radians();
                 let y = R
@@ -215,8 +207,8 @@ impl PlaneBox {
     }
 }
 
-fn plane_hits(parts: &Parts, bx: &PlaneBox) -> bool {
-    box_meets_parts(parts, &[bx.x0, bx.y0, bx.x1, bx.y1])
+fn plane_hits(g: &Geometry, bx: &PlaneBox) -> bool {
+    box_meets(g, &[bx.x0, bx.y0, bx.x1, bx.y1])
 }
 
 /// Boxes given in EPSG:6677 (northing first) select, in both the CRS84 and the EPSG:6677
@@ -229,23 +221,14 @@ async fn zone_ix_boxes_round_trip_to_the_crs84_answer() {
     let mut total = 0;
     for layer in LAYERS {
         let base = features(layer, CRS84).await;
-        let projected: BTreeMap<&String, Parts> = base
+        let projected: BTreeMap<&String, Geometry> = base
             .iter()
             .map(|(id, g)| {
-                let parts = parts(g)
-                    .into_iter()
-                    .map(|(path, ring)| {
-                        let p = path
-                            .iter()
-                            .map(|c| {
-                                let (x, y) = gsi_forward(c[1], c[0], zone9);
-                                [x, y]
-                            })
-                            .collect();
-                        (p, ring)
-                    })
-                    .collect();
-                (id, parts)
+                let plane = geometry(g).map(|c| {
+                    let (x, y) = gsi_forward(c[1], c[0], zone9);
+                    [x, y]
+                });
+                (id, plane)
             })
             .collect();
         for (lon0, lat0, lon1, lat1) in [

@@ -24,10 +24,11 @@ use serde_json::{Map, Value as Json};
 
 mod common;
 use common::brute::in_rings;
+use common::geojson::{Geometry, Position as P, geometry, nullable_geometry};
 use common::response::excerpt;
 use common::server::sample_data;
 use common::town::Town;
-use common::{Response, items_uri};
+use common::{Response, items_uri, percent_decode};
 
 /// Host header sent with every request; links must come back on it.
 const HOST: &str = "machimap.test";
@@ -157,17 +158,17 @@ fn layer_config(id: &str) -> &'static LayerConfig {
 }
 
 /// The request as text with percent-escapes decoded, to see which names the caller wrote.
+/// The path is decoded with `+` as itself, the query's pairs with `+` as a space, each pair
+/// written ` name=value` after the path.
 fn decoded_request(uri: &str) -> String {
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let mut out: String =
-        form_urlencoded::parse(format!("p={}", path.replace('+', "%2B")).as_bytes())
-            .map(|(_, v)| v.into_owned())
-            .collect();
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+    let mut out = percent_decode(path, false);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         out.push(' ');
-        out.push_str(&k);
+        out.push_str(&percent_decode(k, true));
         out.push('=');
-        out.push_str(&v);
+        out.push_str(&percent_decode(v, true));
     }
     out
 }
@@ -324,77 +325,6 @@ async fn walk(first: &str) -> Walk {
 // Independent reference: GDAL reads the files, hand-written geometry decides hits
 // ---------------------------------------------------------------------------------------------
 
-type P = [f64; 2];
-
-/// A geometry flattened to its parts.
-#[derive(Debug, Default, Clone)]
-struct Geom {
-    points: Vec<P>,
-    lines: Vec<Vec<P>>,
-    /// Each polygon as its rings, exterior first.
-    polygons: Vec<Vec<Vec<P>>>,
-}
-
-fn coord(v: &Json) -> P {
-    let x = v[0].as_f64();
-    let y = v[1].as_f64();
-    match (x, y) {
-        (Some(x), Some(y)) => [x, y],
-        _ => panic!("bad coordinate {v}"),
-    }
-}
-
-fn coords(v: &Json) -> Vec<P> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("bad coordinate list {v}"))
-        .iter()
-        .map(coord)
-        .collect()
-}
-
-fn rings(v: &Json) -> Vec<Vec<P>> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("bad polygon {v}"))
-        .iter()
-        .map(coords)
-        .collect()
-}
-
-fn add_geometry(g: &Json, out: &mut Geom) {
-    let c = &g["coordinates"];
-    let each = |v: &Json| v.as_array().cloned().unwrap_or_default();
-    match g["type"].as_str() {
-        None => {} // null geometry
-        Some("Point") => out.points.push(coord(c)),
-        Some("MultiPoint") => out.points.extend(coords(c)),
-        Some("LineString") => out.lines.push(coords(c)),
-        Some("MultiLineString") => out.lines.extend(each(c).iter().map(coords)),
-        Some("Polygon") => out.polygons.push(rings(c)),
-        Some("MultiPolygon") => out.polygons.extend(each(c).iter().map(rings)),
-        Some("GeometryCollection") => {
-            for part in each(&g["geometries"]) {
-                add_geometry(&part, out);
-            }
-        }
-        Some(t) => panic!("unknown geometry type {t}"),
-    }
-}
-
-fn parse_geometry(g: &Json) -> Geom {
-    let mut out = Geom::default();
-    add_geometry(g, &mut out);
-    out
-}
-
-impl Geom {
-    fn all_coords(&self) -> impl Iterator<Item = &P> {
-        self.points
-            .iter()
-            .chain(self.lines.iter().flatten())
-            .chain(self.polygons.iter().flatten().flatten())
-    }
-}
-
 /// A closed axis-aligned box; empty when min > max.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Bx {
@@ -520,7 +450,7 @@ fn path_hits(path: &[P], bx: &Bx) -> bool {
 }
 
 /// Box ∩ geometry ≠ ∅: a point in the box, a segment touching it, or the box inside a polygon.
-fn geometry_hits(g: &Geom, bx: &Bx) -> bool {
+fn geometry_hits(g: &Geometry, bx: &Bx) -> bool {
     if bx.is_empty() {
         return false;
     }
@@ -553,14 +483,9 @@ fn touch(f: &RefFeature, bx: &Bx) -> Option<Touch> {
     let g = &f.geom;
     if !f.env.overlaps(bx) {
         None
-    } else if g.all_coords().any(|p| bx.contains(p)) {
+    } else if g.coords().any(|p| bx.contains(p)) {
         Some(Touch::Vertex)
-    } else if g
-        .lines
-        .iter()
-        .chain(g.polygons.iter().flatten())
-        .any(|l| path_hits(l, bx))
-    {
+    } else if g.paths().any(|l| path_hits(l, bx)) {
         Some(Touch::EdgeOnly)
     } else if g.polygons.iter().any(|rings| {
         bx.corners()
@@ -575,7 +500,7 @@ fn touch(f: &RefFeature, bx: &Bx) -> Option<Touch> {
 
 struct RefFeature {
     id: String,
-    geom: Geom,
+    geom: Geometry,
     env: Bx,
     props: Map<String, Json>,
 }
@@ -717,8 +642,8 @@ fn gdal_reference(dir: &Path, l: &LayerConfig) -> RefLayer {
                 ),
                 None => (i + 1).to_string(),
             };
-            let geom = parse_geometry(&f["geometry"]);
-            let env = Bx::around(geom.all_coords().copied()).unwrap_or(Bx {
+            let geom = nullable_geometry(&f["geometry"]);
+            let env = Bx::around(geom.coords().copied()).unwrap_or(Bx {
                 x0: 1.0,
                 y0: 1.0,
                 x1: 0.0,
@@ -885,16 +810,12 @@ fn random_boxes(r: &RefLayer, town: &Bx, seed: u64) -> Vec<Bx> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut boxes = vec![r.extent, *town];
     let e = r.extent;
-    let coords: Vec<&P> = r
-        .features
-        .iter()
-        .flat_map(|f| f.geom.all_coords())
-        .collect();
+    let coords: Vec<&P> = r.features.iter().flat_map(|f| f.geom.coords()).collect();
     // Small boxes on the middle of segments: edges cross them with no vertex inside.
     let segments: Vec<(&P, &P)> = r
         .features
         .iter()
-        .flat_map(|f| f.geom.lines.iter().chain(f.geom.polygons.iter().flatten()))
+        .flat_map(|f| f.geom.paths())
         .flat_map(|l| l.windows(2).map(|w| (&w[0], &w[1])))
         .collect();
     if !segments.is_empty() {
@@ -1166,7 +1087,7 @@ async fn every_layer_loads_as_many_features_as_gdal_counts() {
 fn small_box(r: &RefLayer, town: &Bx) -> Bx {
     let mut fallback = None;
     for f in r.features.iter().step_by((r.features.len() / 40).max(1)) {
-        let [cx, cy] = *f.geom.all_coords().next().expect("a vertex");
+        let [cx, cy] = *f.geom.coords().next().expect("a vertex");
         let mut half = town.width() / 8.0;
         for _ in 0..40 {
             let bx = Bx {
@@ -1976,7 +1897,7 @@ fn same_ring(a: &[P], b: &[P]) -> bool {
 }
 
 /// The same geometry within `EPS`, ring orientation aside.
-fn same_geometry(a: &Geom, b: &Geom) -> bool {
+fn same_geometry(a: &Geometry, b: &Geometry) -> bool {
     same_path(&a.points, &b.points)
         && a.lines.len() == b.lines.len()
         && a.lines.iter().zip(&b.lines).all(|(x, y)| same_path(x, y))
@@ -2047,7 +1968,7 @@ async fn items_are_well_formed_geojson() {
             );
             assert!(f["properties"].is_object(), "{id}: properties");
             assert!(f["geometry"]["type"].is_string(), "{id}: geometry");
-            let g = parse_geometry(&f["geometry"]);
+            let g = geometry(&f["geometry"]);
             let fid = id_key(&f["id"]);
             let gdal = reference(id)
                 .feature(&fid)

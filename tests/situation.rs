@@ -12,7 +12,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value as Json, json};
 
-use common::brute::{Brute, Shape, inside, shape};
+use common::brute::{Brute, inside};
+use common::geojson::{Geometry, geometry};
 use common::response::header_text;
 use common::town::{Town, description, doc, town};
 use common::uri as query;
@@ -44,7 +45,7 @@ struct Posted {
 /// A layer as the brute force sees it: features' ids, shapes and properties.
 struct Layer {
     ids: Vec<Json>,
-    shapes: Vec<Shape>,
+    shapes: Vec<Geometry>,
     properties: Vec<Json>,
 }
 
@@ -59,21 +60,20 @@ async fn layer(t: &Town, id: &str) -> Layer {
     assert!(!feats.is_empty(), "{id} is empty");
     Layer {
         ids: feats.iter().map(|f| f["id"].clone()).collect(),
-        shapes: feats.iter().map(|f| shape(&f["geometry"])).collect(),
+        shapes: feats.iter().map(|f| geometry(&f["geometry"])).collect(),
         properties: feats.iter().map(|f| f["properties"].clone()).collect(),
     }
 }
 
 /// Lon/lat box of a shape.
-fn bounds(s: &Shape) -> [f64; 4] {
+fn bounds(s: &Geometry) -> [f64; 4] {
     let mut b = [
         f64::INFINITY,
         f64::INFINITY,
         f64::NEG_INFINITY,
         f64::NEG_INFINITY,
     ];
-    let all = s.points.iter().chain(s.paths.iter().flatten());
-    for &(x, y) in all {
+    for &[x, y] in s.coords() {
         b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
     }
     b
@@ -89,7 +89,7 @@ fn road_distances(
 ) -> Vec<(f64, usize)> {
     let brute = Brute {
         shapes: &roads.shapes,
-        p,
+        p: p.into(),
     };
     let (mx, my) = (111_320.0 * p.1.to_radians().cos(), 110_574.0);
     let mut out: Vec<(f64, usize)> = boxes
@@ -154,11 +154,12 @@ async fn seed(t: &Town, floods: &Layer, roads: &Layer, boxes: &[[f64; 4]]) -> Ve
             // Near a road: up to ~70 m off one of its vertices.
             1 => {
                 let r = &roads.shapes[rng.random_range(0..roads.shapes.len())];
-                let path = &r.paths[rng.random_range(0..r.paths.len())];
+                let paths: Vec<_> = r.paths().collect();
+                let path = paths[rng.random_range(0..paths.len())];
                 let v = path[rng.random_range(0..path.len())];
                 (
-                    v.0 + rng.random_range(-0.0008..0.0008),
-                    v.1 + rng.random_range(-0.0006..0.0006),
+                    v[0] + rng.random_range(-0.0008..0.0008),
+                    v[1] + rng.random_range(-0.0006..0.0006),
                 )
             }
             _ => (

@@ -2,18 +2,17 @@
 //! casting for "inside", and sampled distances to lines. It shares no code with the server
 //! (nor with the `geo` crate), so a reference computed here is independent of what it checks.
 
-use serde_json::Value as Json;
-
-use super::geojson::Parts;
+use super::geojson::{Geometry, Position};
 
 /// Vincenty's inverse formula on WGS84: metres between two lon/lat points.
-pub fn vincenty(p: (f64, f64), q: (f64, f64)) -> f64 {
+pub fn vincenty(p: impl Into<Position>, q: impl Into<Position>) -> f64 {
+    let (p, q): (Position, Position) = (p.into(), q.into());
     let a = 6_378_137.0_f64;
     let f = 1.0 / 298.257_223_563;
     let b = a * (1.0 - f);
-    let l = (q.0 - p.0).to_radians();
-    let u1 = ((1.0 - f) * p.1.to_radians().tan()).atan();
-    let u2 = ((1.0 - f) * q.1.to_radians().tan()).atan();
+    let l = (q[0] - p[0]).to_radians();
+    let u1 = ((1.0 - f) * p[1].to_radians().tan()).atan();
+    let u2 = ((1.0 - f) * q[1].to_radians().tan()).atan();
     let (su1, cu1, su2, cu2) = (u1.sin(), u1.cos(), u2.sin(), u2.cos());
     let mut lambda = l;
     let (mut ss, mut cs, mut sigma, mut c2a, mut c2sm);
@@ -54,53 +53,6 @@ pub fn vincenty(p: (f64, f64), q: (f64, f64)) -> f64 {
     b * big_a * (sigma - ds)
 }
 
-/// A feature as the brute force sees it: points, paths (lines and rings) and polygons.
-pub struct Shape {
-    pub points: Vec<(f64, f64)>,
-    pub paths: Vec<Vec<(f64, f64)>>,
-    /// Polygons as rings, exterior first.
-    pub polygons: Vec<Vec<Vec<(f64, f64)>>>,
-}
-
-pub fn coords(v: &Json) -> Vec<(f64, f64)> {
-    v.as_array()
-        .expect("positions")
-        .iter()
-        .map(|c| (c[0].as_f64().expect("x"), c[1].as_f64().expect("y")))
-        .collect()
-}
-
-pub fn shape(g: &Json) -> Shape {
-    let mut s = Shape {
-        points: vec![],
-        paths: vec![],
-        polygons: vec![],
-    };
-    let c = &g["coordinates"];
-    match g["type"].as_str().expect("type") {
-        "Point" => s
-            .points
-            .push((c[0].as_f64().expect("x"), c[1].as_f64().expect("y"))),
-        "MultiPoint" => s.points = coords(c),
-        "LineString" => s.paths.push(coords(c)),
-        "MultiLineString" => s.paths = c.as_array().expect("lines").iter().map(coords).collect(),
-        "Polygon" => s
-            .polygons
-            .push(c.as_array().expect("rings").iter().map(coords).collect()),
-        "MultiPolygon" => {
-            for p in c.as_array().expect("polygons") {
-                s.polygons
-                    .push(p.as_array().expect("rings").iter().map(coords).collect());
-            }
-        }
-        other => panic!("unexpected geometry {other}"),
-    }
-    for p in &s.polygons {
-        s.paths.extend(p.iter().cloned());
-    }
-    s
-}
-
 /// Ray casting, even-odd over all `rings` together: whether `p` is inside (points exactly on
 /// an edge may go either way; they are at distance 0 from the edge anyway). Exact for a
 /// polygon's rings, and for disjoint polygons taken together.
@@ -128,8 +80,10 @@ pub fn in_ring<P: Copy + Into<[f64; 2]>>(p: P, ring: &[P]) -> bool {
     in_rings(p, [ring])
 }
 
-pub fn inside(p: (f64, f64), s: &Shape) -> bool {
-    s.polygons
+/// Whether `p` is inside one of the geometry's polygons (in its exterior, in none of its holes).
+pub fn inside(p: impl Into<Position>, g: &Geometry) -> bool {
+    let p: Position = p.into();
+    g.polygons
         .iter()
         .any(|rings| in_ring(p, &rings[0]) && !rings[1..].iter().any(|h| in_ring(p, h)))
 }
@@ -147,38 +101,27 @@ pub fn in_box(p: [f64; 2], b: &[f64; 4]) -> bool {
     p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]
 }
 
-/// Whether a geometry given as parts (paths, each with whether it is a polygon ring) meets
-/// the closed box `[x0, y0, x1, y1]`: a vertex in the box, an edge crossing the box's edges,
-/// or the box inside the rings (even-odd over all rings together, which is exact for single
-/// polygons and disjoint multipolygons).
-pub fn box_meets_parts(parts: &Parts, b: &[f64; 4]) -> bool {
+/// Whether a geometry meets the closed box `[x0, y0, x1, y1]`: a vertex in the box, an edge
+/// (of a line or ring) crossing the box's edges, or the box inside the rings (even-odd over
+/// all rings together, which is exact for single polygons and disjoint multipolygons).
+pub fn box_meets(g: &Geometry, b: &[f64; 4]) -> bool {
     let corners = [[b[0], b[1]], [b[2], b[1]], [b[2], b[3]], [b[0], b[3]]];
-    for (path, _) in parts {
-        if path.iter().any(|p| in_box(*p, b)) {
-            return true;
-        }
-        for w in path.windows(2) {
-            if (0..4).any(|i| segments_cross(w[0], w[1], corners[i], corners[(i + 1) % 4])) {
-                return true;
-            }
-        }
-    }
-    in_rings(
-        corners[0],
-        parts
-            .iter()
-            .filter(|(_, ring)| *ring)
-            .map(|(p, _)| p.as_slice()),
-    )
+    g.coords().any(|p| in_box(*p, b))
+        || g.paths().any(|path| {
+            path.windows(2).any(|w| {
+                (0..4).any(|i| segments_cross(w[0], w[1], corners[i], corners[(i + 1) % 4]))
+            })
+        })
+        || in_rings(corners[0], g.rings().map(Vec::as_slice))
 }
 
-pub fn lerp(a: (f64, f64), b: (f64, f64), t: f64) -> (f64, f64) {
-    (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+pub fn lerp(a: Position, b: Position, t: f64) -> Position {
+    [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])]
 }
 
 /// The smallest distance from `p` to the segment `a`–`b` (straight in lon/lat), by sampling
 /// 64 points, then twice 64 points around the best one.
-pub fn segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+pub fn segment_distance(p: Position, a: Position, b: Position) -> f64 {
     let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
     let mut best = (f64::INFINITY, 0.0);
     for _ in 0..3 {
@@ -200,55 +143,59 @@ pub fn segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
 /// Distances from `p` to every feature, with a lower bound for each so the exact distance is
 /// only worked out where it matters.
 pub struct Brute<'a> {
-    pub shapes: &'a [Shape],
-    pub p: (f64, f64),
+    pub shapes: &'a [Geometry],
+    pub p: Position,
 }
 
 impl Brute<'_> {
-    /// A lower bound of the distance from `p` to feature `i`: 0 inside, else over each edge
-    /// the triangle inequality (d(p,a) + d(p,b) − length) / 2, with slack for the lon/lat
-    /// edge being a hair longer than the geodesic.
-    pub fn lower_bound(&self, i: usize) -> f64 {
+    /// A lower bound of the distance from `p` to the edge `a`–`b`: the triangle inequality
+    /// (d(p,a) + d(p,b) − length) / 2, with slack for the lon/lat edge being a hair longer
+    /// than the geodesic.
+    fn edge_bound(&self, a: Position, b: Position) -> f64 {
+        let (da, db) = (vincenty(self.p, a), vincenty(self.p, b));
+        let len = vincenty(a, b);
+        ((da + db - len * 1.001) / 2.0 - 0.01).max(0.0)
+    }
+
+    /// The distance from `p` to the nearest of feature `i`'s points (infinite when it has
+    /// none), or `None` when `p` is inside one of its polygons.
+    fn outside(&self, i: usize) -> Option<f64> {
         let s = &self.shapes[i];
-        if inside(self.p, s) {
+        (!inside(self.p, s)).then(|| {
+            s.points
+                .iter()
+                .map(|q| vincenty(self.p, *q))
+                .fold(f64::INFINITY, f64::min)
+        })
+    }
+
+    /// A lower bound of the distance from `p` to feature `i`: 0 inside, else the least
+    /// [`Self::edge_bound`] over its edges (a path of one vertex: the distance to it).
+    pub fn lower_bound(&self, i: usize) -> f64 {
+        let Some(points) = self.outside(i) else {
             return 0.0;
-        }
-        let mut lb = f64::INFINITY;
-        for q in &s.points {
-            lb = lb.min(vincenty(self.p, *q));
-        }
-        for path in &s.paths {
-            for w in path.windows(2) {
-                let (da, db) = (vincenty(self.p, w[0]), vincenty(self.p, w[1]));
-                let len = vincenty(w[0], w[1]);
-                lb = lb.min(((da + db - len * 1.001) / 2.0 - 0.01).max(0.0));
-            }
-            if path.len() == 1 {
-                lb = lb.min(vincenty(self.p, path[0]));
-            }
-        }
-        lb
+        };
+        self.shapes[i]
+            .paths()
+            .flat_map(|path| {
+                let single = (path.len() == 1).then(|| vincenty(self.p, path[0]));
+                path.windows(2)
+                    .map(|w| self.edge_bound(w[0], w[1]))
+                    .chain(single)
+            })
+            .fold(points, f64::min)
     }
 
     pub fn exact(&self, i: usize) -> f64 {
-        let s = &self.shapes[i];
-        if inside(self.p, s) {
+        let Some(mut best) = self.outside(i) else {
             return 0.0;
-        }
-        let mut best = f64::INFINITY;
-        for q in &s.points {
-            best = best.min(vincenty(self.p, *q));
-        }
-        for path in &s.paths {
+        };
+        for path in self.shapes[i].paths() {
             // Edges in order of their lower bound; stop once none can beat the best.
             let mut edges: Vec<(f64, usize)> = path
                 .windows(2)
                 .enumerate()
-                .map(|(k, w)| {
-                    let (da, db) = (vincenty(self.p, w[0]), vincenty(self.p, w[1]));
-                    let len = vincenty(w[0], w[1]);
-                    (((da + db - len * 1.001) / 2.0 - 0.01).max(0.0), k)
-                })
+                .map(|(k, w)| (self.edge_bound(w[0], w[1]), k))
                 .collect();
             edges.sort_by(|a, b| a.0.total_cmp(&b.0));
             for (lb, k) in edges {

@@ -18,9 +18,9 @@ use machimap::config::SecurityConfig;
 use machimap::http::AppState;
 use serde_json::{Value as Json, json};
 
-use super::Response;
 use super::items_uri as items;
 use super::town::Town;
+use super::{Response, percent_decode};
 
 pub const PASSWORD: &str = "long enough password";
 
@@ -805,14 +805,15 @@ impl Canary {
 /// them nothing (and `hidden_names_answer_exactly_like_names_that_never_existed` proves the
 /// echo is all there is).
 pub fn assert_clean(r: &Response, method: &str, uri: &str, forbidden: &[&str]) {
-    let asked = percent_decode(uri);
+    // Every `%XX` decoded, and `+` as a space, to see which names the caller wrote.
+    let asked = percent_decode(uri, true);
     let mut texts = vec![("body".to_string(), r.body.clone())];
     for (k, v) in r.header_pairs() {
         texts.push((format!("header {k}"), format!("{k}: {v}")));
     }
     for (what, text) in texts {
         let plain = text.to_lowercase();
-        let decoded = percent_decode(&text).to_lowercase();
+        let decoded = percent_decode(&text, true).to_lowercase();
         for c in forbidden {
             if asked.contains(c) {
                 continue;
@@ -836,30 +837,6 @@ pub fn assert_clean(r: &Response, method: &str, uri: &str, forbidden: &[&str]) {
             }
         }
     }
-}
-
-/// `uri` with every `%XX` decoded (and `+` as a space), to see which names the caller wrote.
-pub fn percent_decode(uri: &str) -> String {
-    let b = uri.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match b[i] {
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A name as it appears in a URI (query value or path segment).

@@ -1,4 +1,5 @@
-//! Reading served GeoJSON in tests: feature ids as text, coordinates, and geometries as paths.
+//! Reading GeoJSON in tests: feature ids as text, and the one reader of geometries (points,
+//! lines, polygon rings), served or written by GDAL.
 
 use serde_json::Value as Json;
 
@@ -20,46 +21,117 @@ pub fn feature_ids(doc: &Json) -> Vec<String> {
         .collect()
 }
 
-/// Every coordinate of a GeoJSON geometry (or coordinate array), in document order.
-pub fn coords(g: &Json, out: &mut Vec<[f64; 2]>) {
-    match g {
-        Json::Array(a) if a.len() >= 2 && a[0].is_number() => {
-            out.push([a[0].as_f64().expect("x"), a[1].as_f64().expect("y")])
+/// A GeoJSON position, lon/lat (or x/y): any further ordinates are dropped.
+pub type Position = [f64; 2];
+
+/// A GeoJSON geometry as the tests read it: its points, its lines and its polygons, a
+/// collection's members merged in, each part in document order.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Geometry {
+    pub points: Vec<Position>,
+    pub lines: Vec<Vec<Position>>,
+    /// Each polygon as its rings, exterior first.
+    pub polygons: Vec<Vec<Vec<Position>>>,
+}
+
+impl Geometry {
+    /// Every vertex: the points, then the lines', then the rings'.
+    pub fn coords(&self) -> impl Iterator<Item = &Position> {
+        self.points
+            .iter()
+            .chain(self.lines.iter().flatten())
+            .chain(self.rings().flatten())
+    }
+
+    /// Every polygon ring, of all the polygons together.
+    pub fn rings(&self) -> impl Iterator<Item = &Vec<Position>> {
+        self.polygons.iter().flatten()
+    }
+
+    /// Every path: the lines, then the polygon rings.
+    pub fn paths(&self) -> impl Iterator<Item = &Vec<Position>> {
+        self.lines.iter().chain(self.rings())
+    }
+
+    /// The same geometry with every position mapped by `f` (a projection).
+    pub fn map(&self, f: impl Fn(Position) -> Position) -> Geometry {
+        let path = |p: &Vec<Position>| p.iter().map(|c| f(*c)).collect::<Vec<_>>();
+        Geometry {
+            points: path(&self.points),
+            lines: self.lines.iter().map(path).collect(),
+            polygons: self
+                .polygons
+                .iter()
+                .map(|rings| rings.iter().map(path).collect())
+                .collect(),
         }
-        Json::Array(a) => a.iter().for_each(|x| coords(x, out)),
-        Json::Object(o) => {
-            if let Some(c) = o.get("coordinates") {
-                coords(c, out)
-            }
-            if let Some(gs) = o.get("geometries") {
-                coords(gs, out)
-            }
-        }
-        _ => {}
     }
 }
 
-/// A geometry's parts: each a path of coordinates, with whether it is a polygon ring.
-pub type Parts = Vec<(Vec<[f64; 2]>, bool)>;
-
-/// The parts of a GeoJSON geometry (not a collection).
-pub fn parts(g: &Json) -> Parts {
-    let path = |v: &Json| {
-        let mut out = Vec::new();
-        coords(v, &mut out);
-        out
-    };
-    let c = &g["coordinates"];
-    let list = |v: &Json| v.as_array().cloned().unwrap_or_default();
-    match g["type"].as_str().expect("geometry type") {
-        "Point" | "LineString" | "MultiPoint" => vec![(path(c), false)],
-        "MultiLineString" => list(c).iter().map(|l| (path(l), false)).collect(),
-        "Polygon" => list(c).iter().map(|r| (path(r), true)).collect(),
-        "MultiPolygon" => list(c)
-            .iter()
-            .flat_map(list)
-            .map(|r| (path(&r), true))
-            .collect(),
-        other => panic!("unexpected geometry type {other}"),
+fn position(v: &Json) -> Position {
+    match (v[0].as_f64(), v[1].as_f64()) {
+        (Some(x), Some(y)) => [x, y],
+        _ => panic!("bad coordinate {v}"),
     }
+}
+
+fn positions(v: &Json) -> Vec<Position> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("bad coordinate list {v}"))
+        .iter()
+        .map(position)
+        .collect()
+}
+
+fn rings(v: &Json) -> Vec<Vec<Position>> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("bad polygon {v}"))
+        .iter()
+        .map(positions)
+        .collect()
+}
+
+fn members(v: &Json) -> &[Json] {
+    v.as_array()
+        .unwrap_or_else(|| panic!("bad member list {v}"))
+}
+
+fn add_geometry(g: &Json, out: &mut Geometry) {
+    let c = &g["coordinates"];
+    match g["type"].as_str() {
+        Some("Point") => out.points.push(position(c)),
+        Some("MultiPoint") => out.points.extend(positions(c)),
+        Some("LineString") => out.lines.push(positions(c)),
+        Some("MultiLineString") => out.lines.extend(members(c).iter().map(positions)),
+        Some("Polygon") => out.polygons.push(rings(c)),
+        Some("MultiPolygon") => out.polygons.extend(members(c).iter().map(rings)),
+        Some("GeometryCollection") => {
+            for member in members(&g["geometries"]) {
+                add_geometry(member, out);
+            }
+        }
+        Some(other) => panic!("unexpected geometry type {other}"),
+        None => panic!("not a geometry: {g}"),
+    }
+}
+
+/// A GeoJSON geometry; panics on anything else (`null` included).
+pub fn geometry(g: &Json) -> Geometry {
+    let mut out = Geometry::default();
+    add_geometry(g, &mut out);
+    out
+}
+
+/// A GeoJSON geometry, `null` (a feature without one) read as empty.
+pub fn nullable_geometry(g: &Json) -> Geometry {
+    if g.is_null() {
+        Geometry::default()
+    } else {
+        geometry(g)
+    }
+}
+
+/// Every vertex of a GeoJSON geometry, in order.
+pub fn coords(g: &Json) -> Vec<Position> {
+    geometry(g).coords().copied().collect()
 }

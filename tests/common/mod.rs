@@ -63,3 +63,29 @@ pub fn uri(path: &str, params: &[(&str, &str)]) -> String {
 pub fn items_uri(layer: &str, params: &[(&str, &str)]) -> String {
     uri(&format!("/collections/{layer}/items"), params)
 }
+
+/// `text` with every `%XX` decoded (a `%` without two hex digits after it stays as it is) and,
+/// when `plus_is_space` (form encoding, as in a query string), every `+` as a space; bytes
+/// that are not UTF-8 come out as U+FFFD.
+pub fn percent_decode(text: &str, plus_is_space: bool) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match b[i] {
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' if plus_is_space => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
