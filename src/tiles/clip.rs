@@ -247,8 +247,14 @@ fn polygons(source: &[Polygon<f64>], grid: &Grid) -> Option<GridGeometry> {
 }
 
 /// A projected ring simplified and rounded onto the grid, without its closing point; `None`
-/// when it rounds to fewer than three points.
+/// when it rounds to fewer than three points. A narrow ring that simplification would flatten
+/// (a sliver a few units wide) is only rounded, so it keeps its length instead of becoming
+/// the one-unit square of a part that rounds away.
 fn grid_ring(ring: &[[f64; 2]]) -> Option<Vec<IntPoint>> {
+    simplified_ring(ring, TOLERANCE).or_else(|| simplified_ring(ring, 0.0))
+}
+
+fn simplified_ring(ring: &[[f64; 2]], tolerance: f64) -> Option<Vec<IntPoint>> {
     let far = ring.iter().any(|p| p[0].abs() > FAR || p[1].abs() > FAR);
     let cut;
     let ring = if far {
@@ -258,7 +264,7 @@ fn grid_ring(ring: &[[f64; 2]]) -> Option<Vec<IntPoint>> {
         ring
     };
     let simplified =
-        LineString::from(ring.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>()).simplify(TOLERANCE);
+        LineString::from(ring.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>()).simplify(tolerance);
     let mut out: Vec<IntPoint> = Vec::with_capacity(simplified.0.len());
     for c in simplified.coords() {
         let q = round([c.x, c.y]);
@@ -269,6 +275,22 @@ fn grid_ring(ring: &[[f64; 2]]) -> Option<Vec<IntPoint>> {
     }
     while out.len() > 1 && out.first() == out.last() {
         out.pop();
+    }
+    // Simplification that takes away half the area flattened the ring.
+    let area = |r: &mut dyn Iterator<Item = [f64; 2]>| {
+        let pts: Vec<[f64; 2]> = r.collect();
+        let n = pts.len();
+        (0..n)
+            .map(|i| pts[i][0] * pts[(i + 1) % n][1] - pts[(i + 1) % n][0] * pts[i][1])
+            .sum::<f64>()
+            .abs()
+    };
+    if tolerance > 0.0 && out.len() >= 3 {
+        let before = area(&mut ring.iter().copied());
+        let after = area(&mut out.iter().map(|p| [f64::from(p.x), f64::from(p.y)]));
+        if after < before / 2.0 {
+            return None;
+        }
     }
     (out.len() >= 3).then_some(out)
 }
